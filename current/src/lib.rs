@@ -1,0 +1,22 @@
+//! `current`: self-updating pipelines.
+//!
+//! Layers, each using only those above it (see `DESIGN.md`):
+//!
+//! 1. [`incr`]: self-adjusting computation, the incremental core.
+//! 2. [`term`]: pipelines as terms, their outputs and their diagrams.
+//!
+//! ```
+//! use current::incr::Graph;
+//!
+//! let mut g = Graph::new();
+//! let input = g.var(1);
+//! let plus_one = g.map(&input.changeable(), |v| v + 1);
+//! g.change(&input, 41)?;
+//! g.propagate()?;
+//! assert_eq!(*g.observe(&plus_one)?, 42);
+//! # Ok::<(), current::incr::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod incr;

@@ -1,0 +1,3 @@
+//! The integration tests of `current`, one binary with a module per layer.
+
+mod incr;
