@@ -1,3 +1,4 @@
 //! The integration tests of `current`, one binary with a module per layer.
 
 mod incr;
+mod term;

@@ -1,0 +1,3 @@
+//! End-to-end tests of `current`: whole pipelines, real external programs.
+
+mod graphviz;
