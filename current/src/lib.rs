@@ -21,3 +21,8 @@
 
 pub mod incr;
 pub mod term;
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
