@@ -19,6 +19,9 @@
 
 #![warn(missing_docs)]
 
+// The macros (`#[primitive]`, `pipeline!`) will be re-exported from here.
+use current_macros as _;
+
 pub mod incr;
 pub mod term;
 

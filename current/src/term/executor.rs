@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use crate::incr::{Changeable, Graph};
 
-use super::node::{build_frame, Env, Term};
+use super::node::{build_frame, instantiate_static, Env, Term};
 use super::output::{ErrorKind, Observed, Outcome, Output};
 use super::stats::Stats;
 
@@ -33,11 +33,17 @@ pub struct Executor<T: 'static> {
 }
 
 impl<T: Clone + 'static> Executor<T> {
-    /// Build the pipeline with `pipeline` and evaluate it in `g`. Terms are instantiated in
-    /// the order they were created, so each exists before anything that uses it.
+    /// Build the pipeline with `pipeline` and evaluate it in `g`.
+    ///
+    /// Terms made by `pipeline` are evaluated in the order they were made, and the terms the
+    /// root reads are evaluated before it, so each term exists at the top level before
+    /// anything (a `bind` included) uses it. Build the pipeline inside `pipeline`: a term
+    /// made elsewhere and reached only through a `bind`'s function would be evaluated
+    /// inside that bind, and discarded whenever it re-runs.
     pub fn run(g: &mut Graph, pipeline: impl FnOnce() -> Term<T>) -> Executor<T> {
         let env = Rc::new(Env::default());
         let term = build_frame(&env, g, pipeline);
+        instantiate_static(&term.any(), &env, g);
         let output = term.instance(&env, g);
         Executor { term, output, env }
     }

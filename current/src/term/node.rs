@@ -383,3 +383,49 @@ impl TermObj for ContextPair {
     }
     fn instantiate(&self, _env: &Rc<Env>, _g: &mut Graph) {}
 }
+
+impl NodeKind {
+    /// The terms this node reads whatever its inputs turn out to be (not the ones a
+    /// `bind` or a `list_map` makes as it runs).
+    fn static_inputs(&self) -> Vec<&AnyTerm> {
+        match self {
+            NodeKind::Constant { .. } | NodeKind::MapInput { .. } => Vec::new(),
+            NodeKind::OptInput { source }
+            | NodeKind::State { source, .. }
+            | NodeKind::Catch { source, .. }
+            | NodeKind::Map { source } => vec![source],
+            NodeKind::BindIn { input, .. } | NodeKind::Primitive { input, .. } => vec![input],
+            NodeKind::BindOut { bind_in, .. } => vec![bind_in],
+            NodeKind::Pair(a, b) => vec![a, b],
+            NodeKind::Gate { ctrl, value } => vec![ctrl, value],
+            NodeKind::ListMap { items, .. } => vec![items],
+            NodeKind::OptionMap { item, output, .. } => vec![item, output],
+            NodeKind::Collapse { output, group, .. } => {
+                let mut v = vec![output];
+                v.extend(group);
+                v
+            }
+        }
+    }
+}
+
+/// Instantiate everything `root` reads statically, inputs before their consumers (an
+/// iterative post-order walk: pipelines of any depth, no recursion).
+pub(crate) fn instantiate_static(root: &AnyTerm, env: &Rc<Env>, g: &mut Graph) {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![(root.clone(), false)];
+    while let Some((t, inputs_done)) = stack.pop() {
+        if inputs_done {
+            t.instantiate(env, g);
+            continue;
+        }
+        if !seen.insert(t.node().id) {
+            continue;
+        }
+        stack.push((t.clone(), true));
+        let node = t.node();
+        for input in node.kind.static_inputs().into_iter().chain(&node.context) {
+            stack.push((input.clone(), false));
+        }
+    }
+}
