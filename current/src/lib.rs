@@ -4,6 +4,8 @@
 //!
 //! 1. [`incr`]: self-adjusting computation, the incremental core.
 //! 2. [`term`]: pipelines as terms, their outputs and their diagrams.
+//! 3. The runtime: [`clock`], [`Level`] and [`Config`], the [`Context`] an engine gives
+//!    its steps, [`job`]s and [`pool`]s.
 //!
 //! ```
 //! use current::incr::Graph;
@@ -24,6 +26,17 @@ use current_macros as _;
 
 pub mod incr;
 pub mod term;
+
+pub mod clock;
+pub mod config;
+pub mod context;
+pub mod job;
+pub mod level;
+pub mod pool;
+
+pub use config::Config;
+pub use context::Context;
+pub use level::Level;
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../../README.md")]

@@ -1,4 +1,5 @@
 //! The integration tests of `current`, one binary with a module per layer.
 
 mod incr;
+mod runtime;
 mod term;
