@@ -130,6 +130,8 @@ pub struct Graph {
     pub(super) depth: u32,
     propagating: bool,
     edges: usize,
+    /// How many `at_top_level` calls are under way (inside a computation).
+    detours: u32,
 }
 
 impl Default for Graph {
@@ -148,6 +150,7 @@ impl Graph {
             depth: 0,
             propagating: false,
             edges: 0,
+            detours: 0,
         }
     }
 
@@ -254,8 +257,14 @@ impl Graph {
     ///
     /// If a computation panics, the panic is passed on after the graph has been put back in
     /// a usable state: the read that panicked keeps its previous result.
+    ///
+    /// Returns [`Error::PropagateDuringPropagate`] when called from inside a computation
+    /// (during a propagation or the first evaluation of a read); nothing is run.
     pub fn propagate(&mut self) -> Result<(), Error> {
-        if self.propagating {
+        // `depth > 0`: inside a read's continuation outside any propagation (its first
+        // run). Propagating there would move `now`/`depth` to the top level under the
+        // caller's feet, so the rest of its work would not be nested in it.
+        if self.propagating || self.depth > 0 || self.detours > 0 {
             return Err(Error::PropagateDuringPropagate);
         }
         self.propagating = true;
@@ -297,7 +306,7 @@ impl Graph {
     /// Only at the top level, outside propagation, and only when nothing reads `c`
     /// ([`Error::InUse`]); values made inside a computation are discarded with it.
     pub fn dispose<T: 'static>(&mut self, c: Changeable<T>) -> Result<(), Error> {
-        if self.propagating || self.depth > 0 {
+        if self.propagating || self.depth > 0 || self.detours > 0 {
             return Err(Error::DisposeInsideComputation);
         }
         self.check(&c)?;
@@ -313,6 +322,60 @@ impl Graph {
             self.forget(owner);
         }
         self.now = self.tl.tail;
+        Ok(())
+    }
+
+    /// Run `f` at the top level, even from inside a computation: what it creates is not
+    /// nested in the computation running now, so it is not discarded when that computation
+    /// re-runs. It is placed on the timeline just before the top-level computation that
+    /// encloses the current one, so it still comes before its consumer.
+    ///
+    /// For values shared by several computations that must outlive each of them (the term
+    /// layer evaluates a term built outside any `bind` this way).
+    pub fn at_top_level<R>(&mut self, f: impl FnOnce(&mut Graph) -> R) -> R {
+        if self.depth == 0 {
+            return f(self);
+        }
+        let (now, depth) = (self.now, self.depth);
+        // The enclosing top-level point is the nearest one before `now` at depth 0 (the
+        // points in between are all nested in it).
+        let mut anchor = now;
+        while self.tl.pt(anchor).depth > 0 {
+            anchor = self.tl.pt(anchor).prev;
+        }
+        self.now = if anchor == Timeline::HEAD {
+            Timeline::HEAD
+        } else {
+            self.tl.pt(anchor).prev
+        };
+        self.depth = 0;
+        self.detours += 1;
+        let result = catch_unwind(AssertUnwindSafe(|| f(self)));
+        self.detours -= 1;
+        self.now = now;
+        self.depth = depth;
+        match result {
+            Ok(r) => r,
+            Err(panic) => resume_unwind(panic),
+        }
+    }
+
+    /// Discard every computation, first to last, running every release hook (what a
+    /// program that stops does, so that everything a pipeline holds is let go). Values stay
+    /// readable only for inputs and top-level constants. Only at the top level, outside
+    /// propagation.
+    pub fn release_all(&mut self) -> Result<(), Error> {
+        if self.propagating || self.depth > 0 || self.detours > 0 {
+            return Err(Error::DisposeInsideComputation);
+        }
+        loop {
+            let first = self.tl.pt(Timeline::HEAD).next;
+            if first == NIL {
+                break;
+            }
+            self.forget(first);
+        }
+        self.now = Timeline::HEAD;
         Ok(())
     }
 
@@ -455,14 +518,31 @@ impl Graph {
     }
 
     /// Queue every read of `cell`.
+    ///
+    /// Reads are added at the head of a cell's reader list, so the list runs newest first;
+    /// it is walked from its tail so that reads are queued oldest (earliest) first, which
+    /// for readers made in program order costs one comparison each in the queue instead of
+    /// a sift to its top.
     pub(super) fn schedule_readers(&mut self, cell: u32) {
+        let link = |tl: &Timeline, r: u32, next: bool| match &tl.pt(r).kind {
+            Kind::Read(read) if next => read.rd_next,
+            Kind::Read(read) => read.rd_prev,
+            _ => NIL,
+        };
         let mut r = self.cells.meta[cell as usize].first_reader;
+        if r == NIL {
+            return;
+        }
+        loop {
+            let next = link(&self.tl, r, true);
+            if next == NIL {
+                break;
+            }
+            r = next;
+        }
         while r != NIL {
             self.tl.enqueue(r);
-            r = match &self.tl.pt(r).kind {
-                Kind::Read(read) => read.rd_next,
-                _ => NIL,
-            };
+            r = link(&self.tl, r, false);
         }
     }
 

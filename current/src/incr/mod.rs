@@ -71,7 +71,7 @@ pub enum Error {
         "incr::Graph::change called within propagate: inputs may only change between propagations"
     )]
     ChangeDuringPropagate,
-    /// `propagate` was called from inside a computation it is running.
+    /// `propagate` was called from inside a computation (a read's continuation).
     #[error("incr::Graph::propagate called within propagate")]
     PropagateDuringPropagate,
     /// The handle's value was freed (its computation was discarded or disposed).
