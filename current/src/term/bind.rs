@@ -8,7 +8,8 @@ use std::rc::Rc;
 use crate::incr::{Changeable, Graph};
 
 use super::node::{
-    bind_context, build_frame, with_bind_context, ContextPair, Node, NodeKind, Term,
+    bind_context, build_frame, dynamic_scope, with_bind_context, ContextPair, Env, Node, NodeKind,
+    Term,
 };
 use super::output::{Error, Metadata, NodeId, Outcome};
 use super::stats::counted;
@@ -55,8 +56,11 @@ impl<T: Clone + 'static> Term<T> {
                         Ok(v) => {
                             let g = cc.graph();
                             let f = f.clone();
+                            // What the function makes joins the bind's context and is
+                            // drawn in the same cluster as the bind.
+                            let scope = bind_in.node().scope;
                             let t = build_frame(&env, g, || {
-                                with_bind_context(Some(bind_in.clone()), move || f(v))
+                                dynamic_scope(Some(bind_in.clone()), scope, move || f(v))
                             });
                             *shown.borrow_mut() = Some(t.any());
                             let ct = t.instance(&env, g);
@@ -128,12 +132,38 @@ impl<T: Clone + 'static> Term<T> {
                         Err(e) => cc.write((Err(e), None)),
                     })
                 });
-                meta_slot.set(Some(g.map(&both, |(_, meta)| meta)));
+                let meta = g.map(&both, |(_, meta)| meta);
+                meta_slot.set(Some(track_job(env, id, meta, g)));
                 let out = g.map(&both, |(out, _)| out);
                 counted(env, id, out, g)
             },
         )
     }
+}
+
+/// Pass `meta` through, recording the primitive's job in `env` while it has one.
+fn track_job(
+    env: &Rc<Env>,
+    id: NodeId,
+    meta: Changeable<Option<Metadata>>,
+    g: &mut Graph,
+) -> Changeable<Option<Metadata>> {
+    let (env, release_env) = (env.clone(), env.clone());
+    g.of_cc(move |mut cc| {
+        cc.on_release(move || {
+            release_env.jobs.borrow_mut().remove(&id);
+        });
+        cc.read(&meta, move |cc, m| {
+            let job = m.as_ref().and_then(|m| m.job_id.clone());
+            let mut jobs = env.jobs.borrow_mut();
+            match job {
+                Some(job) => jobs.insert(id, job),
+                None => jobs.remove(&id),
+            };
+            drop(jobs);
+            cc.write(m)
+        })
+    })
 }
 
 fn own<U>(id: NodeId, out: Outcome<U>) -> Result<U, Error> {
@@ -152,6 +182,7 @@ pub fn with_context<C: Clone + 'static, R>(ctx: &Term<C>, f: impl FnOnce() -> R)
                 kind: NodeKind::Pair(outer, ctx.any()),
                 context: None,
                 scope: None,
+                top_level: true,
                 location: Location::caller(),
             },
         }),

@@ -56,7 +56,7 @@ impl<T: Clone + 'static> Term<T> {
     }
 }
 
-fn collapse_at<I: Clone + 'static, T: Clone + 'static>(
+pub(crate) fn collapse_at<I: Clone + 'static, T: Clone + 'static>(
     location: &'static Location<'static>,
     key: String,
     value: String,

@@ -322,20 +322,31 @@ fn pair_changeables<T: Clone + 'static, U: Clone + 'static>(
     })
 }
 
+/// Combine `terms` pairwise in a balanced tree (depth log n, so nothing that walks the
+/// pipeline recurses deeply), merging values with `merge`. Pairs keep their order, so the
+/// first failure in `terms` still beats any pending term, as with a chain of `pair`s.
+fn balanced<T: Clone + 'static>(
+    location: &'static Location<'static>,
+    mut terms: Vec<Term<T>>,
+    merge: Rc<dyn Fn(T, T) -> T>,
+) -> Option<Term<T>> {
+    if terms.len() <= 1 {
+        return terms.pop();
+    }
+    let right = terms.split_off(terms.len() / 2);
+    let left = balanced(location, terms, merge.clone())?;
+    let right = balanced(location, right, merge.clone())?;
+    Some(pair_at(location, &left, &right).map_at(location, move |(a, b)| merge(a, b), None))
+}
+
 impl Term<()> {
     /// All of `terms` (OCaml's `all`): `Ok` when all are; otherwise the first failure, or
-    /// else the first pending state.
+    /// else the first pending state. `[]` is `Ok(())` and `[t]` is `t` itself.
     #[track_caller]
     pub fn all(terms: impl IntoIterator<Item = Term<()>>) -> Term<()> {
         let location = Location::caller();
-        let mut terms: Vec<Term<()>> = terms.into_iter().collect();
-        let Some(mut acc) = terms.pop() else {
-            return Term::constant_at(location, None, Ok(()), false);
-        };
-        while let Some(t) = terms.pop() {
-            acc = pair_at(location, &t, &acc).map_at(location, |_| (), None);
-        }
-        acc
+        balanced(location, terms.into_iter().collect(), Rc::new(|(), ()| ()))
+            .unwrap_or_else(|| Term::constant_at(location, None, Ok(()), false))
     }
 
     /// All of `terms`, naming the failed ones: `"a, b failed: <msg>"` when all failures
@@ -349,40 +360,37 @@ impl Term<()> {
             Same(Vec<String>, String),
             Diff(Vec<String>),
         }
-        let location = Location::caller();
-        let mut terms: Vec<(String, Term<()>)> =
-            terms.into_iter().map(|(l, t)| (l.into(), t)).collect();
-        if terms.is_empty() {
-            return Term::constant_at(location, None, Ok(()), false);
-        }
-        let combine = |label: String| {
-            move |(x, rest): (Result<(), String>, Result<(), Failed>)| match x {
-                Ok(()) => rest,
-                Err(e) => Err(match rest {
-                    Ok(()) => Failed::Same(vec![label.clone()], e),
-                    Err(Failed::Same(mut ls, e2)) if e2 == e => {
-                        ls.insert(0, label.clone());
-                        Failed::Same(ls, e)
-                    }
-                    Err(Failed::Same(mut ls, _)) | Err(Failed::Diff(mut ls)) => {
-                        ls.insert(0, label.clone());
-                        Failed::Diff(ls)
-                    }
-                }),
+        fn merge(a: Result<(), Failed>, b: Result<(), Failed>) -> Result<(), Failed> {
+            match (a, b) {
+                (Ok(()), x) | (x, Ok(())) => x,
+                (Err(Failed::Same(mut l1, e1)), Err(Failed::Same(l2, e2))) if e1 == e2 => {
+                    l1.extend(l2);
+                    Err(Failed::Same(l1, e1))
+                }
+                (
+                    Err(Failed::Same(mut l1, _) | Failed::Diff(mut l1)),
+                    Err(Failed::Same(l2, _) | Failed::Diff(l2)),
+                ) => {
+                    l1.extend(l2);
+                    Err(Failed::Diff(l1))
+                }
             }
-        };
-        // Folded from the right; the last item starts the fold on its own.
-        let (last_label, last) = terms.pop().expect("checked non-empty above");
-        let last_combine = combine(last_label);
-        let mut acc: Term<Result<(), Failed>> = last.catch_at(location, true).map_at(
-            location,
-            move |x| last_combine((x, Ok(()))),
-            None,
-        );
-        while let Some((label, t)) = terms.pop() {
-            let caught = t.catch_at(location, true);
-            acc = pair_at(location, &caught, &acc).map_at(location, combine(label), None);
         }
+        let location = Location::caller();
+        let caught: Vec<Term<Result<(), Failed>>> = terms
+            .into_iter()
+            .map(|(label, t)| {
+                let label: String = label.into();
+                t.catch_at(location, true).map_at(
+                    location,
+                    move |r| r.map_err(|e| Failed::Same(vec![label.clone()], e)),
+                    None,
+                )
+            })
+            .collect();
+        let Some(acc) = balanced(location, caught, Rc::new(merge)) else {
+            return Term::constant_at(location, None, Ok(()), false);
+        };
         acc.bind_at(location, "all".to_string(), move |r| {
             let outcome = match r {
                 Ok(()) => Ok(()),
@@ -401,26 +409,15 @@ impl<T: Clone + 'static> Term<T> {
     #[track_caller]
     pub fn list_seq(terms: impl IntoIterator<Item = Term<T>>) -> Term<Vec<T>> {
         let location = Location::caller();
-        let terms: Vec<Term<T>> = terms.into_iter().collect();
-        // Built from the right, collecting in reverse so each step is a push.
-        let mut acc: Term<Vec<T>> = Term::constant_at(location, None, Ok(Vec::new()), false);
-        for t in terms.iter().rev() {
-            acc = pair_at(location, t, &acc).map_at(
-                location,
-                |(x, mut xs)| {
-                    xs.push(x);
-                    xs
-                },
-                None,
-            );
-        }
-        acc.map_at(
-            location,
-            |mut xs| {
-                xs.reverse();
-                xs
-            },
-            None,
-        )
+        let singletons: Vec<Term<Vec<T>>> = terms
+            .into_iter()
+            .map(|t| t.map_at(location, |x| vec![x], None))
+            .collect();
+        let concat = |mut a: Vec<T>, b: Vec<T>| {
+            a.extend(b);
+            a
+        };
+        balanced(location, singletons, Rc::new(concat))
+            .unwrap_or_else(|| Term::constant_at(location, None, Ok(Vec::new()), false))
     }
 }

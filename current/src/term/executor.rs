@@ -76,6 +76,14 @@ impl<T: Clone + 'static> Executor<T> {
         }
     }
 
+    /// The jobs of the pipeline's primitives now, sorted (kept up to date as primitives
+    /// come and go, without walking the pipeline).
+    pub fn job_ids(&self) -> Vec<String> {
+        let jobs: std::collections::BTreeSet<String> =
+            self.env.jobs.borrow().values().cloned().collect();
+        jobs.into_iter().collect()
+    }
+
     /// Counts of binds, primitives and `of_output` terms by state, kept up to date as
     /// they change, without walking the graph (OCaml's `quick_stat`, without its habit of
     /// counting stages waiting for confirmation as blocked too).

@@ -6,8 +6,9 @@ use std::fmt::Display;
 use std::panic::Location;
 use std::rc::Rc;
 
-use super::node::{build_frame, with_scope, AnyTerm, ListShow, NodeKind, Placeholder, Term};
-use super::output::{Active, Error, ErrorKind, Output};
+use super::collapse::collapse_at;
+use super::node::{build_frame, dynamic_scope, AnyTerm, ListShow, NodeKind, Placeholder, Term};
+use super::output::{Active, Error, ErrorKind, NodeId, Output};
 
 /// The outputs of the items, combined as `all` does: the first failure, else the first
 /// pending state, else every value.
@@ -124,7 +125,7 @@ where
                         let (input, f, collapse_key) =
                             (input.clone(), f.clone(), collapse_key.clone());
                         let out = build_frame(&env, g, || {
-                            with_scope(context.clone(), Some(list_id), || {
+                            dynamic_scope(context.clone(), Some(list_id), || {
                                 let text = item.to_string();
                                 let item_term = Term::make(
                                     NodeKind::MapInput {
@@ -136,7 +137,9 @@ where
                                 );
                                 let out = f(item_term.clone());
                                 match collapse_key {
-                                    Some(key) => out.collapse(key, text, &item_term),
+                                    Some(key) => {
+                                        collapse_at(location, key, text, &item_term, &out, None)
+                                    }
                                     None => out,
                                 }
                             })
@@ -157,16 +160,16 @@ where
                                 let g = cc.graph();
                                 let (input, f) = (input.clone(), f.clone());
                                 let t = build_frame(&env, g, || {
-                                    with_scope(context.clone(), Some(list_id), || {
+                                    dynamic_scope(context.clone(), Some(list_id), || {
                                         let item = Term::make(
                                             NodeKind::MapInput {
                                                 source: input.any(),
                                                 info: Err(placeholder),
                                             },
                                             location,
-                                            move |node, _, g| {
+                                            move |_, _, g| {
                                                 g.constant(Err(value.clone().unwrap_or(Error {
-                                                    source: node.id,
+                                                    source: NodeId::fresh(),
                                                     kind: ErrorKind::Active(Active::Ready),
                                                 })))
                                             },

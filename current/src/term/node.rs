@@ -142,13 +142,19 @@ pub(crate) struct Node {
     /// The `list_map` or `option_map` whose pipeline this node was made for, if any: its
     /// diagram cluster is where the node is drawn.
     pub(crate) scope: Option<NodeId>,
+    /// Made outside any `bind` or `list_map` function: part of the pipeline's fixed
+    /// structure, evaluated at the top level wherever it is first needed.
+    pub(crate) top_level: bool,
     pub(crate) location: &'static Location<'static>,
 }
 
-/// Shared state of one evaluation: the quick statistics.
+/// Shared state of one evaluation: the quick statistics and the jobs referenced.
 #[derive(Default)]
 pub(crate) struct Env {
     pub(crate) counts: RefCell<super::stats::Stats>,
+    /// The job of each primitive that has one now, kept up to date as primitives come,
+    /// change and go.
+    pub(crate) jobs: RefCell<std::collections::BTreeMap<NodeId, String>>,
 }
 
 type Build<T> = dyn Fn(&Node, &Rc<Env>, &mut Graph) -> Changeable<Output<T>>;
@@ -204,7 +210,11 @@ impl<T: Clone + 'static> Inner<T> {
                 return c;
             }
         }
-        let c = (self.build)(&self.node, env, g);
+        let c = if self.node.top_level {
+            g.at_top_level(|g| (self.build)(&self.node, env, g))
+        } else {
+            (self.build)(&self.node, env, g)
+        };
         self.instance.set(Some(c));
         c
     }
@@ -228,15 +238,16 @@ impl<T: Clone + 'static> Term<T> {
         location: &'static Location<'static>,
         build: impl Fn(&Node, &Rc<Env>, &mut Graph) -> Changeable<Output<T>> + 'static,
     ) -> Term<T> {
-        let (context, scope) = CONSTRUCTION.with(|c| {
+        let (context, scope, dynamic) = CONSTRUCTION.with(|c| {
             let c = c.borrow();
-            (c.context.clone(), c.scope)
+            (c.context.clone(), c.scope, c.dynamic)
         });
         let node = Node {
             id,
             kind,
             context,
             scope,
+            top_level: dynamic == 0,
             location,
         };
         let term = Term(Rc::new(Inner {
@@ -274,6 +285,7 @@ thread_local! {
     static CONSTRUCTION: RefCell<Construction> = const { RefCell::new(Construction {
         context: None,
         scope: None,
+        dynamic: 0,
         frames: Vec::new(),
     }) };
 }
@@ -283,6 +295,8 @@ thread_local! {
 struct Construction {
     context: Option<AnyTerm>,
     scope: Option<NodeId>,
+    /// How many `bind`/`list_map` functions are running: terms they make are dynamic.
+    dynamic: u32,
     frames: Vec<Vec<Weak<dyn TermObj>>>,
 }
 
@@ -307,6 +321,24 @@ pub(crate) fn with_scope<R>(
     let old = CONSTRUCTION.with(|c| std::mem::replace(&mut c.borrow_mut().scope, scope));
     let _restore = Restore(old);
     with_bind_context(context, f)
+}
+
+/// Run a `bind` or `list_map` function with [`with_scope`]: the terms it makes are
+/// dynamic, evaluated inside the computation that made them and discarded with it.
+pub(crate) fn dynamic_scope<R>(
+    context: Option<AnyTerm>,
+    scope: Option<NodeId>,
+    f: impl FnOnce() -> R,
+) -> R {
+    struct Restore;
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CONSTRUCTION.with(|c| c.borrow_mut().dynamic -= 1);
+        }
+    }
+    CONSTRUCTION.with(|c| c.borrow_mut().dynamic += 1);
+    let _restore = Restore;
+    with_scope(context, scope, f)
 }
 
 fn record_created(t: &AnyTerm) {
@@ -409,23 +441,48 @@ impl NodeKind {
     }
 }
 
-/// Instantiate everything `root` reads statically, inputs before their consumers (an
-/// iterative post-order walk: pipelines of any depth, no recursion).
+/// Instantiate everything `root` reads statically in the order the terms were made (ids
+/// are handed out in creation order, and a term's inputs exist before it): each term is
+/// evaluated before its consumers, as OCurrent's eager construction does, and nothing
+/// recurses with the pipeline's depth.
 pub(crate) fn instantiate_static(root: &AnyTerm, env: &Rc<Env>, g: &mut Graph) {
-    let mut seen = std::collections::HashSet::new();
-    let mut stack = vec![(root.clone(), false)];
-    while let Some((t, inputs_done)) = stack.pop() {
-        if inputs_done {
-            t.instantiate(env, g);
+    let mut reachable = std::collections::BTreeMap::new();
+    let mut stack = vec![root.clone()];
+    while let Some(t) = stack.pop() {
+        let node = t.node();
+        if reachable.contains_key(&node.id) {
             continue;
         }
+        stack.extend(node.kind.static_inputs().into_iter().cloned());
+        stack.extend(node.context.iter().cloned());
+        reachable.insert(node.id, t);
+    }
+    for t in reachable.values() {
+        t.instantiate(env, g);
+    }
+}
+
+/// Visit every node reachable from `root` now, once each: static inputs, contexts, and what
+/// binds and list maps currently show. Iterative, so pipelines of any depth are fine.
+pub(crate) fn walk(root: &AnyTerm, mut visit: impl FnMut(&AnyTerm)) {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![root.clone()];
+    while let Some(t) = stack.pop() {
         if !seen.insert(t.node().id) {
             continue;
         }
-        stack.push((t.clone(), true));
+        visit(&t);
         let node = t.node();
-        for input in node.kind.static_inputs().into_iter().chain(&node.context) {
-            stack.push((input.clone(), false));
+        stack.extend(node.kind.static_inputs().into_iter().cloned());
+        stack.extend(node.context.iter().cloned());
+        match &node.kind {
+            NodeKind::BindOut { current, .. } => stack.extend(current.borrow().iter().cloned()),
+            NodeKind::ListMap { show, .. } => match &*show.borrow() {
+                ListShow::Items(ts) => stack.extend(ts.iter().cloned()),
+                ListShow::Template(t) => stack.push(t.clone()),
+                ListShow::Nothing => {}
+            },
+            _ => {}
         }
     }
 }

@@ -49,19 +49,24 @@ impl Outputs {
         }
     }
 
+    /// Both sides' outputs, except those the other side already depends on (the
+    /// transitive reduction: a consumer is not connected to what is upstream of another of
+    /// its inputs); if that leaves nothing, this side's outputs.
     fn union(&self, other: &Outputs) -> Outputs {
+        let mut outputs: BTreeSet<usize> = self
+            .outputs
+            .iter()
+            .filter(|o| !other.trans.contains(o))
+            .chain(other.outputs.iter().filter(|o| !self.trans.contains(o)))
+            .copied()
+            .collect();
+        if outputs.is_empty() {
+            outputs = self.outputs.clone();
+        }
         Outputs {
-            outputs: self.outputs.union(&other.outputs).copied().collect(),
+            outputs,
             trans: self.trans.union(&other.trans).copied().collect(),
         }
-    }
-
-    /// The outputs a consumer should be connected to.
-    fn direct(&self) -> impl Iterator<Item = usize> + '_ {
-        self.outputs
-            .iter()
-            .copied()
-            .filter(|o| !self.trans.contains(o))
     }
 }
 
@@ -129,8 +134,6 @@ const FAILED: &str = "#ff4500";
 struct Look {
     shape: Option<&'static str>,
     url: Option<String>,
-    /// The link is a job's: the label gets a ✔, … or ✗ suffix.
-    job: bool,
     update: Option<Active>,
 }
 
@@ -193,7 +196,7 @@ impl Renderer<'_> {
     }
 
     fn connect(&mut self, from: &Outputs, to: usize, dashed: bool) {
-        for o in from.direct() {
+        for &o in &from.outputs {
             self.edges.push((o, to, dashed));
         }
     }
@@ -220,7 +223,7 @@ impl Renderer<'_> {
             bg = format!("{}:{bg}", colour(update));
         }
         let mut label = quote(label);
-        if look.job && look.url.is_some() {
+        if look.url.is_some() {
             let suffix = match bucket {
                 Bucket::Ok => " &#x2714;",
                 Bucket::Failed => " &#x2717;",
@@ -245,7 +248,8 @@ impl Renderer<'_> {
             let _ = write!(attrs, ",shape=\"{shape}\"");
         }
         if let Some(url) = &look.url {
-            let _ = write!(attrs, ",URL={}", quote(url));
+            // Graphviz copies URLs into SVG attributes as they are: no bare quotes.
+            let _ = write!(attrs, ",URL={}", quote(&url.replace('"', "%22")));
         }
         let _ = write!(attrs, ",tooltip={}", quote(&tooltip));
         if look.url.is_some() {
@@ -270,27 +274,31 @@ impl Renderer<'_> {
         let state = t.state(self.g);
         let from_self = match &state {
             Some(State::Err { source, .. }) if *source == node.id => true,
-            // A collapsed group shows an error from inside it as its own.
             Some(State::Err { source, .. }) => match &node.kind {
-                NodeKind::Collapse { input, .. } => *source != input.node().id,
+                // An error passed on from a collapsed group's input keeps it blocked; one
+                // from inside the group is shown as the group's own.
+                NodeKind::Collapse { input, .. } => match input.state(self.g) {
+                    Some(State::Err {
+                        source: from_input, ..
+                    }) => *source != from_input,
+                    _ => true,
+                },
                 _ => false,
             },
             _ => false,
         };
-        let unlabelled_constant =
-            |t: &AnyTerm| matches!(t.node().kind, NodeKind::Constant { label: None });
+        let plain = Look::default;
         let outputs = match &node.kind {
             NodeKind::Constant { label: Some(l) } => {
-                self.node(t, i, l, from_self, Look::default());
-                self.connect(&ctx, i, false);
+                self.node(t, i, l, from_self, plain());
                 Outputs::singleton(&ctx, i)
             }
             NodeKind::Constant { label: None } if ctx.outputs.is_empty() => {
                 if matches!(state, Some(State::Ok)) {
-                    Outputs::default()
+                    ctx
                 } else {
                     let label = if from_self { "(const)" } else { "(input)" };
-                    self.node(t, i, label, from_self, Look::default());
+                    self.node(t, i, label, from_self, plain());
                     Outputs::singleton(&ctx, i)
                 }
             }
@@ -301,19 +309,15 @@ impl Renderer<'_> {
                     Err(Placeholder::EachItem) => "(each item)".to_string(),
                     Err(Placeholder::EmptyList) => "(empty list)".to_string(),
                 };
-                let inputs = self.aux(source).union(&ctx);
-                self.node(t, i, &label, from_self, Look::default());
-                self.connect(&inputs, i, false);
-                Outputs::singleton(&inputs, i)
+                self.node(t, i, &label, from_self, plain());
+                let source = self.aux(source);
+                self.connect(&source, i, false);
+                Outputs::singleton(&source.union(&ctx), i)
             }
-            NodeKind::OptInput { source } => self.aux(source).union(&ctx),
+            NodeKind::OptInput { source } => self.aux(source),
             NodeKind::BindIn { input, info } => {
-                let inputs = if unlabelled_constant(input) {
-                    Outputs::default()
-                } else {
-                    self.aux(input)
-                };
-                self.node(t, i, info, from_self, Look::default());
+                let inputs = self.aux(input);
+                self.node(t, i, info, from_self, plain());
                 let all = inputs.union(&ctx);
                 self.connect(&all, i, false);
                 Outputs::singleton(&all, i)
@@ -326,7 +330,7 @@ impl Renderer<'_> {
                 }
             }
             NodeKind::Primitive { input, info, .. } => {
-                let inputs = if unlabelled_constant(input) {
+                let inputs = if matches!(input.node().kind, NodeKind::Constant { label: None }) {
                     Outputs::default()
                 } else {
                     self.aux(input)
@@ -344,9 +348,8 @@ impl Renderer<'_> {
                     from_self,
                     Look {
                         url,
-                        job: true,
                         update,
-                        ..Look::default()
+                        ..plain()
                     },
                 );
                 let all = inputs.union(&ctx);
@@ -368,7 +371,7 @@ impl Renderer<'_> {
                     from_self,
                     Look {
                         shape: Some("circle"),
-                        ..Look::default()
+                        ..plain()
                     },
                 );
                 self.connect(&ctrls, i, true);
@@ -381,8 +384,10 @@ impl Renderer<'_> {
                 if *hidden {
                     inputs
                 } else {
-                    self.node(t, i, "state", from_self, Look::default());
+                    self.node(t, i, "state", from_self, plain());
                     self.connect(&inputs, i, false);
+                    // A state is known before its input is: nothing upstream of it may be
+                    // hidden from its consumers.
                     Outputs::singleton(&Outputs::default(), i)
                 }
             }
@@ -391,7 +396,7 @@ impl Renderer<'_> {
                 if *hidden {
                     inputs
                 } else {
-                    self.node(t, i, "catch", from_self, Look::default());
+                    self.node(t, i, "catch", from_self, plain());
                     let all = inputs.union(&ctx);
                     self.connect(&all, i, false);
                     Outputs::singleton(&all, i)
@@ -399,10 +404,19 @@ impl Renderer<'_> {
             }
             NodeKind::Map { source } => {
                 let inputs = self.aux(source);
-                if from_self {
-                    self.node(t, i, "map", from_self, Look::default());
-                    self.connect(&inputs, i, false);
-                    Outputs::singleton(&inputs, i)
+                let own_failure = from_self
+                    && matches!(
+                        state,
+                        Some(State::Err {
+                            kind: ErrorKind::Msg(_),
+                            ..
+                        })
+                    );
+                if own_failure {
+                    self.node(t, i, "map", from_self, plain());
+                    let all = inputs.union(&ctx);
+                    self.connect(&all, i, false);
+                    Outputs::singleton(&all, i)
                 } else {
                     inputs
                 }
@@ -431,29 +445,22 @@ impl Renderer<'_> {
                 output,
                 group,
             } => {
-                if self.options.env.get(key) == Some(value) {
-                    self.aux(output)
-                } else if let Some(group) = group {
+                if let Some(group) = group {
+                    // A member of a `collapse_list` stands for its whole group.
                     self.aux(group)
+                } else if self.options.env.get(key) == Some(value) {
+                    self.aux(output)
                 } else {
+                    let inputs = self.aux(input);
                     let url = self
                         .options
                         .collapse_link
                         .as_ref()
                         .map(|link| link(key, value));
-                    let inputs = self.aux(input).union(&ctx);
-                    self.node(
-                        t,
-                        i,
-                        "+",
-                        from_self,
-                        Look {
-                            url,
-                            ..Look::default()
-                        },
-                    );
-                    self.connect(&inputs, i, false);
-                    Outputs::singleton(&inputs, i)
+                    self.node(t, i, "+", from_self, Look { url, ..plain() });
+                    let all = inputs.union(&ctx);
+                    self.connect(&all, i, false);
+                    Outputs::singleton(&all, i)
                 }
             }
         };

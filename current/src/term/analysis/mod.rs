@@ -76,6 +76,23 @@ pub(crate) fn metadata_of(t: &AnyTerm, g: &Graph) -> Result<Option<Metadata>, Me
     }
 }
 
+/// The ids of the jobs behind the primitives of the pipeline as it is now, sorted: the jobs
+/// an engine reports as referenced by its pipeline.
+pub fn job_ids<T: Clone + 'static>(t: &Term<T>, g: &Graph) -> Vec<String> {
+    let mut ids = std::collections::BTreeSet::new();
+    super::node::walk(&t.any(), |t| {
+        if let Ok(Some(Metadata {
+            job_id: Some(id), ..
+        })) = metadata_of(t, g)
+        {
+            if matches!(t.node().kind, NodeKind::Primitive { .. }) {
+                ids.insert(id);
+            }
+        }
+    });
+    ids.into_iter().collect()
+}
+
 /// `file:line:column`, as diagrams and messages show a term's source location.
 pub fn location(l: &Location<'_>) -> String {
     format!("{}:{}:{}", l.file(), l.line(), l.column())

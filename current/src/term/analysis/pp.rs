@@ -8,12 +8,12 @@ use super::super::node::{AnyTerm, ListShow, NodeKind, Placeholder, State};
 use super::super::output::{ErrorKind, NodeId};
 use super::super::Term;
 
-/// The pipeline as text: constants are `(const)` (or `(input)` when pending on something
-/// else), labelled ones their label; `x >>= name` is a bind or primitive, `a || b` a pair
-/// (one per line), `v >> gate (ctrl)`, `items >> list_map (pipeline)`,
-/// `[item] >> option_map (pipeline)`, `state(x)`, `catch(x)`; maps, collapsed groups and
-/// hidden `state`/`catch` nodes are transparent, an unlabelled constant input of a bind or
-/// primitive is left out (as in diagrams) and a node already printed is `...`.
+/// The pipeline as text, as OCurrent prints it: constants are `(const)` (`(input)` while
+/// pending), labelled ones their label, and one made by a bind's function prints as that
+/// bind; `x >>= name` is a bind or primitive, `a || b` a pair (one per line),
+/// `v >> gate (ctrl)`, `items >> list_map (pipeline)`, `[item] >> option_map (pipeline)`,
+/// `state(x)`, `catch(x)`; maps and collapsed groups are transparent and a node already
+/// printed is `...`.
 pub fn pp<T: Clone + 'static>(t: &Term<T>, g: &Graph) -> String {
     let mut printer = Printer {
         g,
@@ -60,12 +60,16 @@ impl Printer<'_> {
         }
         match &node.kind {
             NodeKind::Constant { label: Some(l) } => one(l.clone()),
-            NodeKind::Constant { label: None } => match t.state(self.g) {
-                Some(State::Err {
-                    source,
-                    kind: ErrorKind::Active(_),
-                }) if source != node.id => one("(input)"),
-                _ => one("(const)"),
+            NodeKind::Constant { label: None } => match &node.context {
+                // A constant made by a bind's function prints as that bind.
+                Some(ctx) => self.aux(ctx),
+                None => match t.state(self.g) {
+                    Some(State::Err {
+                        kind: ErrorKind::Active(_),
+                        ..
+                    }) => one("(input)"),
+                    _ => one("(const)"),
+                },
             },
             NodeKind::MapInput { info, .. } => one(match info {
                 Ok(label) => label.clone(),
@@ -74,24 +78,13 @@ impl Printer<'_> {
             }),
             NodeKind::OptInput { source } => close(join(one(""), "[", self.aux(source)), "]"),
             NodeKind::BindIn { input, info } | NodeKind::Primitive { input, info, .. } => {
-                // As in diagrams, an unlabelled constant input is not shown.
-                if matches!(input.node().kind, NodeKind::Constant { label: None })
-                    && input.state(self.g) == Some(State::Ok)
-                {
-                    one(info.clone())
-                } else {
-                    join(self.aux(input), " >>= ", one(info.clone()))
-                }
+                join(self.aux(input), " >>= ", one(info.clone()))
             }
             NodeKind::BindOut { bind_in, current } => {
-                // A bind that returned an unlabelled constant (`all_labelled` does) would
-                // print as `(const)`; its input says more.
                 let current = current.borrow().clone();
                 match current {
-                    Some(t) if !matches!(t.node().kind, NodeKind::Constant { label: None }) => {
-                        self.aux(&t)
-                    }
-                    _ => self.aux(bind_in),
+                    Some(t) => self.aux(&t),
+                    None => self.aux(bind_in),
                 }
             }
             NodeKind::Pair(a, b) => {
@@ -127,15 +120,8 @@ impl Printer<'_> {
                 let item = self.aux(item);
                 close(join(item, " >> option_map (", self.aux(output)), ")")
             }
-            NodeKind::State {
-                source,
-                hidden: false,
-            } => close(join(one(""), "state(", self.aux(source)), ")"),
-            NodeKind::Catch {
-                source,
-                hidden: false,
-            } => close(join(one(""), "catch(", self.aux(source)), ")"),
-            NodeKind::State { source, .. } | NodeKind::Catch { source, .. } => self.aux(source),
+            NodeKind::State { source, .. } => close(join(one(""), "state(", self.aux(source)), ")"),
+            NodeKind::Catch { source, .. } => close(join(one(""), "catch(", self.aux(source)), ")"),
             NodeKind::Map { source } => self.aux(source),
             NodeKind::Collapse { output, .. } => self.aux(output),
         }
