@@ -11,10 +11,8 @@
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let clock = ManualClock::new(std::time::UNIX_EPOCH);
-//! let sleeper = tokio::spawn({
-//!     let clock = clock.clone();
-//!     async move { clock.sleep(Duration::from_secs(60)).await }
-//! });
+//! // The deadline is fixed when the sleep is made: now + 60 s.
+//! let sleeper = tokio::spawn(clock.sleep(Duration::from_secs(60)));
 //! clock.advance(Duration::from_secs(59));
 //! tokio::task::yield_now().await;
 //! assert!(!sleeper.is_finished());
@@ -99,8 +97,10 @@ impl ManualClock {
         let due = {
             let mut m = self.lock();
             m.now = now;
-            let (due, waiting): (Vec<_>, Vec<_>) =
-                m.sleepers.drain(..).partition(|(deadline, _)| *deadline <= now);
+            let (due, waiting): (Vec<_>, Vec<_>) = m
+                .sleepers
+                .drain(..)
+                .partition(|(deadline, _)| *deadline <= now);
             m.sleepers = waiting;
             due
         };

@@ -30,9 +30,15 @@ pub mod term;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod engine;
 pub mod job;
 pub mod level;
+pub mod log_rules;
+pub mod monitor;
 pub mod pool;
+pub mod process;
+pub mod switch;
+pub mod var;
 
 pub use config::Config;
 pub use context::Context;

@@ -26,6 +26,7 @@
 //! ```
 
 mod id;
+mod step;
 
 use std::fmt::Display;
 use std::fs::{File, OpenOptions};
@@ -43,6 +44,7 @@ use crate::level::Level;
 use crate::pool::{Pool, Priority, Slot};
 
 pub use id::{InvalidJobId, JobId};
+pub use step::{step, AUTO_CANCEL};
 
 /// Why a job could not be created or started.
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +92,7 @@ pub struct StartOptions {
     pub timeout: Option<Duration>,
 }
 
-type Hook = Box<dyn FnOnce(&str) + Send>;
+type Hook = (u64, Box<dyn FnOnce(&str) + Send>);
 
 /// How much has been written to a job's log, and whether it is closed: what a live log
 /// view waits on.
@@ -129,6 +131,7 @@ struct State {
     cancelled: Option<String>,
     complete: bool,
     approved: bool,
+    next_hook: u64,
     hooks: Vec<Hook>,
     slot: Option<Slot>,
     timeout: Option<tokio::task::AbortHandle>,
@@ -210,10 +213,16 @@ impl Job {
         self.0.progress.subscribe()
     }
 
-    /// Wait until something more is written to the log or it is closed.
-    pub async fn wait_for_log_data(&self) {
+    /// Wait until the log is longer than `seen` bytes or is closed; its progress then.
+    /// (Pass the length already read, so that nothing written meanwhile is missed.)
+    pub async fn wait_for_log_data(&self, seen: u64) -> LogProgress {
         let mut rx = self.0.progress.subscribe();
-        let _ = rx.changed().await;
+        loop {
+            let now = *rx.borrow_and_update();
+            if now.len > seen || now.closed || rx.changed().await.is_err() {
+                return now;
+            }
+        }
     }
 
     /// Where the job is in its life.
@@ -241,7 +250,8 @@ impl Job {
         self.state().cancelled.clone()
     }
 
-    /// Wait until the job is cancelled; the reason.
+    /// Wait until the job is cancelled; the reason. (Completion is not a cancellation:
+    /// to stop work when the job completes, use a cancel hook.)
     pub async fn until_cancelled(&self) -> String {
         let mut rx = self.0.cancelled.subscribe();
         loop {
@@ -263,6 +273,22 @@ impl Job {
     /// Fails if called twice, if the job is cancelled first, or if the engine is shutting
     /// down.
     pub async fn start(&self, level: Level, options: StartOptions) -> Result<(), JobError> {
+        let started = self.try_start(level, options).await;
+        if started.is_err() {
+            // No longer waiting for anything: a cancelled job must not offer approval.
+            self.0.phase.send_if_modified(|phase| {
+                let waiting =
+                    matches!(phase, Phase::WaitingForConfirmation | Phase::WaitingForPool);
+                if waiting {
+                    *phase = Phase::Created;
+                }
+                waiting
+            });
+        }
+        started
+    }
+
+    async fn try_start(&self, level: Level, options: StartOptions) -> Result<(), JobError> {
         {
             let mut state = self.state();
             if state.start_called {
@@ -280,8 +306,8 @@ impl Job {
         }
         self.wait_for_confirmation(level).await?;
         if let Some(pool) = &options.pool {
-            self.0.phase.send_replace(Phase::WaitingForPool);
             self.log(format_args!("Waiting for resource in pool {pool}"));
+            self.0.phase.send_replace(Phase::WaitingForPool);
             let slot = tokio::select! {
                 slot = pool.acquire(self.0.priority) => slot,
                 _ = self.until_cancelled() => {
@@ -305,7 +331,10 @@ impl Job {
                 .runtime
                 .spawn(async move {
                     sleep.await;
-                    job.cancel(&format!("Timeout ({})", pp_duration(limit)));
+                    // A job cancelled for another reason meanwhile is left alone.
+                    if job.cancelled().is_none() {
+                        job.cancel(&format!("Timeout ({})", pp_duration(limit)));
+                    }
                 })
                 .abort_handle()
         });
@@ -323,8 +352,8 @@ impl Job {
         if !config.needs_confirmation(level) {
             return Ok(());
         }
-        self.0.phase.send_replace(Phase::WaitingForConfirmation);
         self.log(format_args!("Waiting for confirm-threshold > {level}"));
+        self.0.phase.send_replace(Phase::WaitingForConfirmation);
         let mut threshold = config.subscribe();
         loop {
             let approval = self.0.approval.notified();
@@ -334,7 +363,8 @@ impl Job {
             }
             if !config.needs_confirmation(level) {
                 match config.confirm() {
-                    Some(t) => self.log(format_args!("Confirm-threshold now > {t}")),
+                    // The threshold is now above this job's level.
+                    Some(_) => self.log(format_args!("Confirm-threshold now > {level}")),
                     None => self.log("Confirm-threshold now disabled"),
                 }
                 return Ok(());
@@ -380,19 +410,36 @@ impl Job {
     /// Run `hook` with the reason when the job is cancelled, or with `Job complete` when
     /// it completes; at once if either has happened.
     pub fn on_cancel(&self, hook: impl FnOnce(&str) + Send + 'static) {
+        self.add_hook(Box::new(hook));
+    }
+
+    /// Like [`Job::on_cancel`], for the duration of some work only: dropping the returned
+    /// guard removes the hook if it has not run (so a job running many commands does not
+    /// gather one hook per command).
+    pub fn cancel_hook(&self, hook: impl FnOnce(&str) + Send + 'static) -> CancelHook {
+        CancelHook {
+            job: Arc::downgrade(&self.0),
+            id: self.add_hook(Box::new(hook)),
+        }
+    }
+
+    /// Add a hook, or run it at once if the job is already cancelled or complete; the
+    /// hook's id if it was added.
+    fn add_hook(&self, hook: Box<dyn FnOnce(&str) + Send>) -> Option<u64> {
         let mut state = self.state();
         let now = if let Some(reason) = &state.cancelled {
-            Some(reason.clone())
+            reason.clone()
         } else if state.complete {
-            Some(COMPLETE.to_string())
+            COMPLETE.to_string()
         } else {
-            state.hooks.push(Box::new(hook));
-            return;
+            let id = state.next_hook;
+            state.next_hook += 1;
+            state.hooks.push((id, hook));
+            return Some(id);
         };
         drop(state);
-        if let Some(reason) = now {
-            run_hooks(&self.0.id, vec![Box::new(hook)], &reason);
-        }
+        run_hooks(&self.0.id, vec![(0, hook)], &now);
+        None
     }
 
     /// Complete the job: run the remaining cancel hooks with `Job complete`, give back its
@@ -415,12 +462,9 @@ impl Job {
         }
         run_hooks(&self.0.id, hooks, COMPLETE);
         drop(slot);
-        let file = self.0.log.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(file) = file {
-            if let Err(e) = file.sync_data() {
-                tracing::warn!(job = %self.0.id, "cannot flush {}: {e}", self.0.log_path.display());
-            }
-        }
+        // Writes are unbuffered, so closing the file is all the flushing there is to do;
+        // an fsync per job would cost more than the job.
+        drop(self.0.log.lock().unwrap_or_else(|e| e.into_inner()).take());
         self.0.progress.send_modify(|p| p.closed = true);
         self.0.phase.send_replace(Phase::Complete);
         if let Some(ctx) = self.0.context.upgrade() {
@@ -445,10 +489,24 @@ impl std::fmt::Debug for Job {
 /// The reason hooks are given when a job completes.
 pub const COMPLETE: &str = "Job complete";
 
+/// The guard of [`Job::cancel_hook`]: dropping it removes the hook.
+#[must_use = "dropping the guard removes the hook at once"]
+pub struct CancelHook {
+    job: Weak<Inner>,
+    id: Option<u64>,
+}
+
+impl Drop for CancelHook {
+    fn drop(&mut self) {
+        if let (Some(id), Some(job)) = (self.id, self.job.upgrade()) {
+            Job(job).state().hooks.retain(|(h, _)| *h != id);
+        }
+    }
+}
+
 fn run_hooks(id: &JobId, hooks: Vec<Hook>, reason: &str) {
-    for hook in hooks {
-        if let Err(panic) =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(reason)))
+    for (_, hook) in hooks {
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(reason)))
         {
             tracing::error!(
                 job = %id,
@@ -459,7 +517,11 @@ fn run_hooks(id: &JobId, hooks: Vec<Hook>, reason: &str) {
     }
 }
 
-fn create_log(state_dir: &Path, now: SystemTime, label: &str) -> Result<(JobId, PathBuf, File), JobError> {
+fn create_log(
+    state_dir: &Path,
+    now: SystemTime,
+    label: &str,
+) -> Result<(JobId, PathBuf, File), JobError> {
     let mut attempts = 0;
     loop {
         let id = JobId::generate(now, label);

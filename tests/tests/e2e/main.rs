@@ -1,3 +1,4 @@
 //! End-to-end tests of `current`: whole pipelines, real external programs.
 
 mod graphviz;
+mod signals;
