@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     /// Work to run after the current propagation (releases of resources, so that a
     /// replacement can take a resource over before the old holder lets it go).
     after_propagation: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
+    /// Looks at the graph to take once the current evaluation is published.
+    after_evaluation: Mutex<Vec<Update>>,
 }
 
 thread_local! {
@@ -58,6 +60,7 @@ impl Context {
             shutting_down: AtomicBool::new(false),
             updates: tx,
             after_propagation: Mutex::new(Vec::new()),
+            after_evaluation: Mutex::new(Vec::new()),
         }));
         (ctx, rx)
     }
@@ -103,6 +106,28 @@ impl Context {
     /// go of a resource when the pipeline no longer needs it.
     pub fn after_propagation(&self, f: impl FnOnce() + Send + 'static) {
         self.lock_after().push(Box::new(f));
+    }
+
+    /// Run `f` on the engine's thread once the next evaluation is published (it sees the
+    /// graph as that evaluation left it), and wake the engine. Returns `false` if the
+    /// engine has stopped.
+    pub fn after_evaluation(&self, f: impl FnOnce(&mut Graph) + Send + 'static) -> bool {
+        self.0
+            .after_evaluation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(f));
+        self.update(|_| {})
+    }
+
+    pub(crate) fn take_after_evaluation(&self) -> Vec<Update> {
+        std::mem::take(
+            &mut *self
+                .0
+                .after_evaluation
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
     }
 
     pub(crate) fn take_after_propagation(&self) -> Vec<Box<dyn FnOnce() + Send>> {

@@ -125,6 +125,18 @@ impl Pool {
         }
     }
 
+    /// A slot now if one is free and nobody is waiting; `None` otherwise (nothing queued).
+    pub fn try_acquire(&self) -> Option<Slot> {
+        let mut state = self.lock();
+        let queued = !state.high.is_empty() || !state.low.is_empty();
+        if state.in_use < self.0.capacity && !queued {
+            state.in_use += 1;
+            Some(Slot::new(self.clone()))
+        } else {
+            None
+        }
+    }
+
     /// Current use of the pool.
     pub fn stats(&self) -> PoolStats {
         let state = self.lock();

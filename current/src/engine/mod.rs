@@ -238,13 +238,14 @@ where
     }
 
     /// Run `f` on the engine's thread with the graph and the pipeline's root term (to
-    /// draw it, print it, count its stages) and return its result.
+    /// draw it, print it, count its stages) and return its result. It runs after an
+    /// evaluation is published, so it sees the pipeline as that snapshot describes it.
     pub fn inspect<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Graph, &Term<T>) -> R + Send + 'static,
     ) -> Result<R, EngineError> {
         let (tx, rx) = oneshot::channel();
-        let sent = self.ctx.update(move |g| {
+        let sent = self.ctx.after_evaluation(move |g| {
             let root = ROOT.with(|r| r.borrow().clone());
             if let Some(term) = root.as_ref().and_then(|r| r.downcast_ref::<Term<T>>()) {
                 let _ = tx.send(f(g, term));
@@ -417,6 +418,9 @@ fn run<T: Clone + Debug + 'static>(
             stats: exec.quick_stats(),
         };
         snapshots.send_replace(snapshot);
+        for look in ctx.take_after_evaluation() {
+            apply(&mut g, look);
+        }
         if stop.load(Ordering::SeqCst) {
             break;
         }

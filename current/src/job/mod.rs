@@ -266,8 +266,8 @@ impl Job {
 
     /// Start the job: wait for confirmation if its `level` needs it (logging
     /// `Waiting for confirm-threshold > <level>`), then for a slot of the pool (logging
-    /// `Waiting for resource in pool <p>` and `Got resource from pool <p>`), then record the
-    /// start time. With a timeout, the job is cancelled with `Timeout (<d>)` if it runs
+    /// `Waiting for resource in pool <p>` and `Got resource from pool <p>` if it has to
+    /// wait, as OCurrent does), then record the start time. With a timeout, the job is cancelled with `Timeout (<d>)` if it runs
     /// longer.
     ///
     /// Fails if called twice, if the job is cancelled first, or if the engine is shutting
@@ -305,7 +305,10 @@ impl Job {
             return Err(JobError::Cancelled(reason));
         }
         self.wait_for_confirmation(level).await?;
-        if let Some(pool) = &options.pool {
+        let free_slot = options.pool.as_ref().and_then(Pool::try_acquire);
+        if let Some(slot) = free_slot {
+            self.state().slot = Some(slot);
+        } else if let Some(pool) = &options.pool {
             self.log(format_args!("Waiting for resource in pool {pool}"));
             self.0.phase.send_replace(Phase::WaitingForPool);
             let slot = tokio::select! {

@@ -27,6 +27,24 @@
 //! # Ok::<(), current::incr::Error>(())
 //! ```
 
+/// A description of a pipeline stage (OCaml's `component`): the label of a
+/// [`bind`](Term::bind) or [`primitive`](Term::primitive), formatted like `format!`.
+///
+/// ```
+/// use current::component;
+/// use current::term::Term;
+///
+/// let target = "x86_64";
+/// let built = Term::value(1).bind(component!("build for {target}"), |n| Term::value(n + 1));
+/// # let _ = built;
+/// ```
+#[macro_export]
+macro_rules! component {
+    ($($arg:tt)*) => {
+        ::std::format!($($arg)*)
+    };
+}
+
 pub mod analysis;
 mod bind;
 mod collapse;
