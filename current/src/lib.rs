@@ -37,6 +37,7 @@ pub mod log_rules;
 pub mod monitor;
 pub mod pool;
 pub mod process;
+mod subscribers;
 pub mod switch;
 pub mod var;
 

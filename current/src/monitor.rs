@@ -23,7 +23,8 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use tokio::sync::Notify;
 
 use crate::context::Context;
-use crate::incr::{self, panic_message};
+use crate::incr::panic_message;
+use crate::subscribers::{Shown, Subscribers};
 use crate::term::{Active, ErrorKind, Metadata, Outcome, Term};
 
 /// A boxed future, as the functions of a monitor return.
@@ -74,14 +75,7 @@ struct State<T> {
     driving: bool,
     reading: bool,
     value: Outcome<T>,
-    next_watcher: u64,
-    watchers: Vec<Watcher<T>>,
-}
-
-struct Watcher<T> {
-    id: u64,
-    ctx: Context,
-    cell: incr::Var<(Outcome<T>, Option<Metadata>)>,
+    readers: Subscribers<T>,
 }
 
 /// What the driver does next.
@@ -118,8 +112,7 @@ impl<T: Clone + Send + 'static> Monitor<T> {
                 driving: false,
                 reading: false,
                 value: Err(ErrorKind::Active(Active::Running)),
-                next_watcher: 0,
-                watchers: Vec::new(),
+                readers: Subscribers::new(),
             }),
         }))
     }
@@ -153,13 +146,7 @@ impl<T: Clone + Send + 'static> Monitor<T> {
                 };
                 let mut state = monitor.lock();
                 let cell = g.var(shown(&state));
-                let id = state.next_watcher;
-                state.next_watcher += 1;
-                state.watchers.push(Watcher {
-                    id,
-                    ctx: ctx.clone(),
-                    cell,
-                });
+                let id = state.readers.add(ctx.clone(), cell);
                 state.users += 1;
                 let start = !state.driving;
                 state.driving = true;
@@ -174,7 +161,7 @@ impl<T: Clone + Send + 'static> Monitor<T> {
                     release_ctx.after_propagation(move || {
                         let mut state = monitor.lock();
                         state.users = state.users.saturating_sub(1);
-                        state.watchers.retain(|w| w.id != id);
+                        state.readers.remove(id);
                         drop(state);
                         monitor.0.wake.notify_one();
                     });
@@ -196,13 +183,7 @@ impl<T: Clone + Send + 'static> Monitor<T> {
 
     /// Send the current value to every pipeline using the monitor.
     fn publish(&self, state: &State<T>) {
-        let shown = shown(state);
-        for w in &state.watchers {
-            let (cell, shown) = (w.cell, shown.clone());
-            w.ctx.update(move |g| {
-                let _ = g.change(&cell, shown);
-            });
-        }
+        state.readers.send(&shown(state));
     }
 }
 
@@ -212,7 +193,7 @@ fn lock<T>(inner: &Inner<T>) -> MutexGuard<'_, State<T>> {
 }
 
 /// The value with its metadata: the running gradient while a read is under way.
-fn shown<T: Clone>(state: &State<T>) -> (Outcome<T>, Option<Metadata>) {
+fn shown<T: Clone>(state: &State<T>) -> Shown<T> {
     let meta = state.reading.then_some(Metadata {
         job_id: None,
         update: Some(Active::Running),

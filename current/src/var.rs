@@ -25,8 +25,8 @@ use std::panic::Location;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::context::Context;
-use crate::incr;
-use crate::term::{Metadata, Outcome, Term};
+use crate::subscribers::Subscribers;
+use crate::term::{Outcome, Term};
 
 /// A named, settable input. Cloning shares it; it may be used by several engines.
 pub struct Var<T>(Arc<Inner<T>>);
@@ -44,15 +44,7 @@ struct Inner<T> {
 
 struct State<T> {
     value: Outcome<T>,
-    next_watcher: u64,
-    watchers: Vec<Watcher<T>>,
-}
-
-/// A pipeline reading the variable: where to send its new values.
-struct Watcher<T> {
-    id: u64,
-    ctx: Context,
-    cell: incr::Var<(Outcome<T>, Option<Metadata>)>,
+    readers: Subscribers<T>,
 }
 
 impl<T: Clone + Send + 'static> Var<T> {
@@ -62,8 +54,7 @@ impl<T: Clone + Send + 'static> Var<T> {
             name: name.into(),
             state: Mutex::new(State {
                 value: initial,
-                next_watcher: 0,
-                watchers: Vec::new(),
+                readers: Subscribers::new(),
             }),
         }))
     }
@@ -86,14 +77,8 @@ impl<T: Clone + Send + 'static> Var<T> {
     /// Set the value; every pipeline reading it is updated.
     pub fn set(&self, value: Outcome<T>) {
         let mut state = self.lock();
-        state.value = value.clone();
-        for w in &state.watchers {
-            let (cell, value) = (w.cell, value.clone());
-            w.ctx.update(move |g| {
-                // The reading computation may be gone by the time this arrives.
-                let _ = g.change(&cell, (value, None));
-            });
-        }
+        state.readers.send(&(value.clone(), None));
+        state.value = value;
     }
 
     /// Set the value to `f` of the current one.
@@ -114,11 +99,9 @@ impl<T: Clone + Send + 'static> Var<T> {
                 let mut state = var.lock();
                 let cell = g.var((state.value.clone(), None));
                 if let Some(ctx) = Context::current() {
-                    let id = state.next_watcher;
-                    state.next_watcher += 1;
-                    state.watchers.push(Watcher { id, ctx, cell });
+                    let id = state.readers.add(ctx, cell);
                     let var = var.clone();
-                    g.on_release(move || var.lock().watchers.retain(|w| w.id != id));
+                    g.on_release(move || var.lock().readers.remove(id));
                 }
                 cell.changeable()
             },
