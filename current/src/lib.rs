@@ -6,6 +6,8 @@
 //! 2. [`term`]: pipelines as terms, their outputs and their diagrams.
 //! 3. The runtime: [`clock`], [`Level`] and [`Config`], the [`Context`] an engine gives
 //!    its steps, [`job`]s and [`pool`]s.
+//!    - [`digest`]: blake3 digests of keys and values, over a canonical encoding.
+//!    - [`store`]: the database (sled) of typed, versioned records.
 //!
 //! ```
 //! use current::incr::Graph;
@@ -30,6 +32,7 @@ pub mod term;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod digest;
 pub mod engine;
 pub mod job;
 pub mod level;
@@ -37,6 +40,7 @@ pub mod log_rules;
 pub mod monitor;
 pub mod pool;
 pub mod process;
+pub mod store;
 mod subscribers;
 pub mod switch;
 pub mod var;

@@ -2,4 +2,5 @@
 
 mod incr;
 mod runtime;
+mod store;
 mod term;
