@@ -8,6 +8,8 @@
 //!    its steps, [`job`]s and [`pool`]s.
 //!    - [`digest`]: blake3 digests of keys and values, over a canonical encoding.
 //!    - [`store`]: the database (sled) of typed, versioned records.
+//!    - [`cache`]: the records of build and publish steps and the stored log rules (the
+//!      per-key state machine is to come).
 //!
 //! ```
 //! use current::incr::Graph;
@@ -29,6 +31,7 @@ use current_macros as _;
 pub mod incr;
 pub mod term;
 
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod context;
