@@ -5,16 +5,18 @@
 //! the steps of a pipeline find it with [`Context::current`]; jobs keep what they need
 //! from it. Nothing here is global: several engines in one process each have their own.
 
+use std::any::{Any, TypeId};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::incr::Graph;
 use crate::job::{Job, JobId};
+use crate::store::{Store, StoreError};
 
 /// A change to apply to the incremental graph, sent to the engine's thread.
 pub type Update = Box<dyn FnOnce(&mut Graph) + Send>;
@@ -36,6 +38,12 @@ pub(crate) struct Inner {
     after_propagation: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
     /// Looks at the graph to take once the current evaluation is published.
     after_evaluation: Mutex<Vec<Update>>,
+    /// The engine's evaluation number.
+    step: AtomicU64,
+    /// The database, opened when first needed.
+    store: Mutex<Option<Store>>,
+    /// Per-type services of the layers above (the cache's instances, for one).
+    extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
 thread_local! {
@@ -61,6 +69,9 @@ impl Context {
             updates: tx,
             after_propagation: Mutex::new(Vec::new()),
             after_evaluation: Mutex::new(Vec::new()),
+            step: AtomicU64::new(0),
+            store: Mutex::new(None),
+            extensions: Mutex::new(HashMap::new()),
         }));
         (ctx, rx)
     }
@@ -94,6 +105,43 @@ impl Context {
     /// The tokio runtime jobs run on.
     pub fn runtime(&self) -> &tokio::runtime::Handle {
         &self.0.runtime
+    }
+
+    /// The number of the engine's current evaluation (0 before the first).
+    pub fn step(&self) -> u64 {
+        self.0.step.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn next_step(&self) {
+        self.0.step.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The database of the state directory (`<state dir>/db`), opened on first use.
+    pub fn store(&self) -> Result<Store, StoreError> {
+        let mut slot = self.0.store.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(store) = slot.as_ref() {
+            return Ok(store.clone());
+        }
+        let store = Store::open(&self.0.state_dir)?;
+        *slot = Some(store.clone());
+        Ok(store)
+    }
+
+    /// The one `T` of this context, made with `T::default()` on first use: how the layers
+    /// above keep per-engine state (the cache keeps its instances here).
+    pub fn extension<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut map = self.0.extensions.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()));
+        match entry.clone().downcast::<T>() {
+            Ok(t) => t,
+            // The map is keyed by the type's id, so the value is always a T.
+            Err(_) => unreachable!(
+                "extension map holds another type under {:?}",
+                TypeId::of::<T>()
+            ),
+        }
     }
 
     /// Send a change to the engine; it wakes, applies it and propagates. Returns `false`

@@ -53,4 +53,100 @@
 //! ```
 
 pub mod db;
+mod instance;
+mod op;
 pub mod rules;
+
+use std::panic::Location;
+use std::sync::{Arc, Mutex};
+
+use crate::context::Context;
+use crate::digest::Digest;
+use crate::term::{Active, ErrorKind, Term};
+
+use db::CacheDb;
+use instance::{lock, Instance, Registry};
+
+pub use instance::{Counters, AUTO_CANCEL};
+pub use op::{Build, Builder, Operation};
+
+/// Build `key` with `builder`, keeping the result (OCaml's `Current_cache.Make(B).get`):
+/// the value is built once per key and read back from the store afterwards, across
+/// restarts; a failed build is not retried for the same key until a rebuild.
+#[track_caller]
+pub fn build<B: Builder>(builder: &Arc<B>, key: &Term<B::Key>) -> Term<B::Value> {
+    let op = Arc::new(Build(builder.clone()));
+    cached(op, key.pair(&Term::value(())), Location::caller())
+}
+
+/// Bring `key` to `value` with `op`, keeping the outcome (OCaml's `Current_cache.Output`
+/// and `Generic`): a new value runs the operation again; an outcome for the current value
+/// is read back from the store.
+#[track_caller]
+pub fn run<O: Operation>(
+    op: &Arc<O>,
+    key: &Term<O::Key>,
+    value: &Term<O::Value>,
+) -> Term<O::Outcome> {
+    cached(op.clone(), key.pair(value), Location::caller())
+}
+
+/// The hit, miss and build counts of operation `O` in the engine of `ctx`.
+pub fn counters<O: Operation>(ctx: &Context) -> Arc<Counters> {
+    ctx.extension::<Registry<O>>().counters.clone()
+}
+
+/// The record database of an engine, opened once.
+#[derive(Default)]
+struct Db(Mutex<Option<CacheDb>>);
+
+fn cache_db(ctx: &Context) -> Result<CacheDb, String> {
+    let slot = ctx.extension::<Db>();
+    let mut slot = slot.0.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(db) = slot.as_ref() {
+        return Ok(db.clone());
+    }
+    let store = ctx.store().map_err(|e| e.to_string())?;
+    let db = CacheDb::open(&store).map_err(|e| e.to_string())?;
+    *slot = Some(db.clone());
+    Ok(db)
+}
+
+fn cached<O: Operation>(
+    op: Arc<O>,
+    input: Term<(O::Key, O::Value)>,
+    location: &'static Location<'static>,
+) -> Term<O::Outcome> {
+    input.primitive_at(location, O::ID.to_string(), move |g, (key, value)| {
+        let Some(ctx) = Context::current() else {
+            // Not under an engine: nothing can run.
+            return g.constant((Err(ErrorKind::Active(Active::Ready)), None));
+        };
+        let digests = op
+            .key_digest(&key)
+            .and_then(|k| Digest::of_value(&value).map(|v| (k, v)))
+            .map_err(|e| format!("cannot digest the key of {}: {e}", O::ID));
+        let prepared = digests.and_then(|d| cache_db(&ctx).map(|db| (d, db)));
+        let ((digest, value_digest), db) = match prepared {
+            Ok(p) => p,
+            Err(msg) => return g.constant((Err(ErrorKind::msg(msg)), None)),
+        };
+        let registry = ctx.extension::<Registry<O>>();
+        let instance = registry.instance(&ctx, &db, &op, &key, digest);
+        let (cell, id) = {
+            let mut i = lock(&instance);
+            i.want(value, value_digest, ctx.step());
+            let cell = g.var(i.shown());
+            (cell, i.subscribe(ctx.clone(), cell))
+        };
+        Instance::drive(&instance);
+        g.on_release(move || {
+            let release = ctx.clone();
+            ctx.after_propagation(move || {
+                lock(&instance).unsubscribe(id);
+                release.extension::<Registry<O>>().release_if_idle(&digest);
+            });
+        });
+        cell.changeable()
+    })
+}

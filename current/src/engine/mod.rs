@@ -370,6 +370,7 @@ fn run<T: Clone + Debug + 'static>(
     stop: Arc<AtomicBool>,
 ) {
     let _entered = ctx.enter();
+    ctx.next_step();
     let mut g = Graph::new();
     let exec = match catch_unwind(AssertUnwindSafe(|| Executor::run(&mut g, pipeline))) {
         Ok(exec) => exec,
@@ -390,6 +391,7 @@ fn run<T: Clone + Debug + 'static>(
     let mut last_result: Option<String> = None;
     let mut step = 0;
     loop {
+        ctx.next_step();
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| g.propagate())) {
             tracing::error!(
                 "a step panicked during propagation: {}",

@@ -1,6 +1,7 @@
 //! Tests of the cache's record layer: records and their indexes, queries, and the stored
 //! log rules.
 
+mod builds;
 mod db;
 mod query;
 mod rules;

@@ -1,0 +1,545 @@
+//! One cache entry per (operation, key digest): OCurrent's instance state machine.
+//!
+//! An instance lives while a pipeline wants its key (or while its job runs). It is loaded
+//! from the newest record of its key, runs jobs toward the value the pipeline wants, and
+//! records every result in the store before showing it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use crate::context::Context;
+use crate::digest::Digest;
+use crate::incr::panic_message;
+use crate::job::{Job, Phase};
+use crate::pool::Priority;
+use crate::store::Lookup;
+use crate::subscribers::{Shown, Subscribers};
+use crate::term::{Active, ErrorKind, Metadata};
+
+use super::db::{CacheDb, CacheRecord, Outcome};
+use super::op::Operation;
+use super::rules::RulesDb;
+
+/// The reason given to a job whose result nobody wants any more.
+pub const AUTO_CANCEL: &str = "Auto-cancelling job because it is no longer needed";
+
+/// Hits, misses and builds of one operation, for tests and metrics.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// A wanted key whose stored result could be used.
+    pub hits: AtomicU64,
+    /// A wanted key that needed a job.
+    pub misses: AtomicU64,
+    /// Jobs started.
+    pub builds: AtomicU64,
+}
+
+/// The instances of one operation type in one engine (a [`Context::extension`]).
+pub(crate) struct Registry<O: Operation> {
+    pub(crate) instances: Mutex<HashMap<Digest, Arc<Mutex<Instance<O>>>>>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+impl<O: Operation> Default for Registry<O> {
+    fn default() -> Self {
+        Registry {
+            instances: Mutex::new(HashMap::new()),
+            counters: Arc::new(Counters::default()),
+        }
+    }
+}
+
+impl<O: Operation> Registry<O> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Digest, Arc<Mutex<Instance<O>>>>> {
+        self.instances.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The instance of `digest`, loaded from the database if it is not in memory.
+    pub(crate) fn instance(
+        &self,
+        ctx: &Context,
+        db: &CacheDb,
+        op: &Arc<O>,
+        key: &O::Key,
+        digest: Digest,
+    ) -> Arc<Mutex<Instance<O>>> {
+        self.lock()
+            .entry(digest)
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(Instance::load(
+                    ctx,
+                    db,
+                    op,
+                    key,
+                    digest,
+                    self.counters.clone(),
+                )))
+            })
+            .clone()
+    }
+
+    /// Forget an instance nobody wants and that runs nothing.
+    pub(crate) fn release_if_idle(&self, digest: &Digest) {
+        let mut map = self.lock();
+        let idle = map.get(digest).is_some_and(|i| lock(i).idle());
+        if idle {
+            map.remove(digest);
+        }
+    }
+}
+
+pub(crate) fn lock<O: Operation>(i: &Mutex<Instance<O>>) -> MutexGuard<'_, Instance<O>> {
+    // Every transition is made under the lock and completes before it is released.
+    i.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+type Result2<T> = Result<T, String>;
+
+enum State<T> {
+    /// No usable result: run a job (showing the previous outcome meanwhile, if latched).
+    Retry { latched: Option<Result2<T>> },
+    /// A job runs toward the value with digest `value`.
+    Active {
+        job: Job,
+        value: Digest,
+        latched: Option<Result2<T>>,
+        auto_cancelled: bool,
+    },
+    /// The outcome for the value with digest `value`.
+    Finished { outcome: Result2<T>, value: Digest },
+}
+
+/// One cache entry.
+pub(crate) struct Instance<O: Operation> {
+    op: Arc<O>,
+    key: O::Key,
+    digest: Digest,
+    ctx: Context,
+    db: CacheDb,
+    counters: Arc<Counters>,
+    state: State<O::Outcome>,
+    /// The value the pipeline wants, its digest, and the step it was asked for in.
+    desired: Option<(O::Value, Digest, u64)>,
+    /// Asked for two different values in one step: the error shown until the next step.
+    conflict: Option<(String, u64)>,
+    next_build: u64,
+    /// The job that made or is making the outcome shown.
+    job_id: Option<String>,
+    readers: Subscribers<O::Outcome>,
+    users: usize,
+}
+
+impl<O: Operation> Instance<O> {
+    /// Load the newest record of the key: a flagged or undecodable record means a retry, a
+    /// stored outcome is finished (for the value it was made for).
+    fn load(
+        ctx: &Context,
+        db: &CacheDb,
+        op: &Arc<O>,
+        key: &O::Key,
+        digest: Digest,
+        counters: Arc<Counters>,
+    ) -> Self {
+        let retry = State::Retry { latched: None };
+        let (state, job_id) = match db.latest(O::ID, &digest) {
+            Ok(Lookup::Found(record)) => {
+                let state = if record.rebuild {
+                    retry
+                } else {
+                    match decode::<O::Outcome>(&record.outcome) {
+                        Ok(outcome) => State::Finished {
+                            outcome,
+                            value: record.value.unwrap_or_else(unit_digest),
+                        },
+                        Err(e) => {
+                            tracing::warn!(
+                                op = O::ID,
+                                key = %digest,
+                                "stored outcome cannot be decoded ({e}); rebuilding"
+                            );
+                            let _ = db.invalidate(O::ID, &digest);
+                            retry
+                        }
+                    }
+                };
+                (state, Some(record.job_id))
+            }
+            Ok(Lookup::Undecodable(reason)) => {
+                tracing::warn!(op = O::ID, key = %digest, "undecodable record ({reason:?}); rebuilding");
+                let _ = db.invalidate(O::ID, &digest);
+                (retry, None)
+            }
+            Ok(Lookup::Missing) => (retry, None),
+            Err(e) => {
+                tracing::warn!(op = O::ID, key = %digest, "cannot read the cache: {e}");
+                (retry, None)
+            }
+        };
+        let next_build = db.next_build(O::ID, &digest).unwrap_or(0);
+        Instance {
+            op: op.clone(),
+            key: key.clone(),
+            digest,
+            ctx: ctx.clone(),
+            db: db.clone(),
+            counters,
+            state,
+            desired: None,
+            conflict: None,
+            next_build,
+            job_id,
+            readers: Subscribers::new(),
+            users: 0,
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.users == 0 && !matches!(self.state, State::Active { .. })
+    }
+
+    /// A pipeline wants this key at `value` (in engine step `step`).
+    pub(crate) fn want(&mut self, value: O::Value, value_digest: Digest, step: u64) {
+        if let Some((_, old, at)) = &self.desired {
+            if *at == step && *old != value_digest {
+                let pp = self.op.pp(&self.key, &value);
+                self.conflict = Some((
+                    format!("instance {pp} set to different values in the same step!"),
+                    step,
+                ));
+                return;
+            }
+        }
+        if self.conflict.as_ref().is_some_and(|(_, at)| *at != step) {
+            self.conflict = None;
+        }
+        // A new value clears a stored error (latching it if the operation is latched).
+        if let State::Finished { outcome, value } = &self.state {
+            if *value != value_digest && outcome.is_err() {
+                let latched = self.op.latched().then(|| outcome.clone());
+                self.state = State::Retry { latched };
+            }
+        }
+        self.desired = Some((value, value_digest, step));
+    }
+
+    pub(crate) fn subscribe(
+        &mut self,
+        ctx: Context,
+        cell: crate::incr::Var<Shown<O::Outcome>>,
+    ) -> u64 {
+        self.users += 1;
+        self.readers.add(ctx, cell)
+    }
+
+    pub(crate) fn unsubscribe(&mut self, id: u64) {
+        self.users = self.users.saturating_sub(1);
+        self.readers.remove(id);
+        if self.users == 0 {
+            // Nobody wants the key: an auto-cancelling operation stops its job.
+            if let State::Active {
+                job,
+                auto_cancelled,
+                ..
+            } = &mut self.state
+            {
+                if self.op.auto_cancel() && !*auto_cancelled {
+                    *auto_cancelled = true;
+                    job.cancel(AUTO_CANCEL);
+                }
+            }
+        }
+    }
+
+    /// What the pipeline shows for this key now.
+    pub(crate) fn shown(&self) -> Shown<O::Outcome> {
+        let meta = |update: Option<Active>| {
+            Some(Metadata {
+                job_id: self.job_id.clone(),
+                update,
+            })
+        };
+        if let Some((msg, _)) = &self.conflict {
+            return (Err(ErrorKind::msg(msg.clone())), meta(None));
+        }
+        let shown = |r: &Result2<O::Outcome>| r.clone().map_err(ErrorKind::msg);
+        match &self.state {
+            State::Finished { outcome, .. } => (shown(outcome), meta(None)),
+            State::Retry { latched: None } => (Err(ErrorKind::Active(Active::Ready)), meta(None)),
+            State::Retry {
+                latched: Some(latched),
+            } => (shown(latched), meta(Some(Active::Ready))),
+            State::Active { job, latched, .. } => {
+                let phase = match job.phase() {
+                    Phase::WaitingForConfirmation => Active::WaitingForConfirmation,
+                    Phase::Running | Phase::Complete => Active::Running,
+                    Phase::Created | Phase::WaitingForPool => Active::Ready,
+                };
+                match latched {
+                    None => (Err(ErrorKind::Active(phase)), meta(None)),
+                    Some(latched) => (shown(latched), meta(Some(phase))),
+                }
+            }
+        }
+    }
+
+    fn publish(&self) {
+        self.readers.send(&self.shown());
+    }
+
+    /// Move toward the wanted value: start a job if the stored outcome is not for it.
+    pub(crate) fn drive(this: &Arc<Mutex<Self>>) {
+        let mut i = lock(this);
+        let Some((value, want, _)) = i.desired.clone() else {
+            return;
+        };
+        if i.conflict.is_some() {
+            i.publish();
+            return;
+        }
+        let latched = match &i.state {
+            State::Finished { value: made, .. } if *made == want => {
+                // Up to date, or failed for this very value: wait for a change or a rebuild.
+                i.counters.hits.fetch_add(1, Ordering::Relaxed);
+                i.publish();
+                return;
+            }
+            State::Finished { outcome, .. } => i.op.latched().then(|| outcome.clone()),
+            State::Retry { latched } => latched.clone(),
+            State::Active { value: made, .. } if *made == want => {
+                i.publish();
+                return;
+            }
+            State::Active {
+                job,
+                auto_cancelled,
+                ..
+            } => {
+                // Wanted at another value: an auto-cancelling operation stops the old job;
+                // either way the new value is built once the job has finished.
+                if i.op.auto_cancel() && !*auto_cancelled {
+                    let job = job.clone();
+                    if let State::Active { auto_cancelled, .. } = &mut i.state {
+                        *auto_cancelled = true;
+                    }
+                    job.cancel(AUTO_CANCEL);
+                }
+                i.publish();
+                return;
+            }
+        };
+        i.counters.misses.fetch_add(1, Ordering::Relaxed);
+        Self::start(this, &mut i, value, want, latched);
+    }
+
+    fn start(
+        this: &Arc<Mutex<Self>>,
+        i: &mut Instance<O>,
+        value: O::Value,
+        want: Digest,
+        latched: Option<Result2<O::Outcome>>,
+    ) {
+        let priority = if latched.is_some() {
+            Priority::Low
+        } else {
+            Priority::High
+        };
+        let job = match Job::create(&i.ctx, O::ID, priority) {
+            Ok(job) => job,
+            Err(e) => {
+                i.state = State::Finished {
+                    outcome: Err(e.to_string()),
+                    value: want,
+                };
+                i.publish();
+                return;
+            }
+        };
+        i.counters.builds.fetch_add(1, Ordering::Relaxed);
+        job.log(format_args!("New job: {}", i.op.pp(&i.key, &value)));
+        i.job_id = Some(job.id().to_string());
+        i.state = State::Active {
+            job: job.clone(),
+            value: want,
+            latched,
+            auto_cancelled: false,
+        };
+        let build = i.next_build;
+        i.next_build += 1;
+        let ready = i.ctx.clock().now();
+        i.publish();
+
+        // Show the job's phases as they change.
+        let mut phases = job.watch_phase();
+        let watcher = this.clone();
+        i.ctx.runtime().spawn(async move {
+            while phases.changed().await.is_ok() {
+                let phase = *phases.borrow_and_update();
+                let i = lock(&watcher);
+                if matches!(i.state, State::Active { .. }) {
+                    i.publish();
+                }
+                if phase == Phase::Complete {
+                    return;
+                }
+            }
+        });
+
+        let (op, key, runner) = (i.op.clone(), i.key.clone(), this.clone());
+        i.ctx.runtime().spawn(async move {
+            let run = {
+                let job = job.clone();
+                async move { op.run(job, key, value).await }
+            };
+            let result = match tokio::spawn(run).await {
+                Ok(result) => result,
+                Err(e) if e.is_panic() => Err(panic_message(e.into_panic().as_ref())),
+                Err(e) => Err(e.to_string()),
+            };
+            Self::finish(runner, job, result, want, build, ready).await;
+        });
+    }
+
+    /// Record a job's result (durably) and show it.
+    async fn finish(
+        this: Arc<Mutex<Self>>,
+        job: Job,
+        result: Result2<O::Outcome>,
+        want: Digest,
+        build: u64,
+        ready: SystemTime,
+    ) {
+        let (ctx, db, digest, auto_cancelled) = {
+            let i = lock(&this);
+            let auto = matches!(
+                i.state,
+                State::Active {
+                    auto_cancelled: true,
+                    ..
+                }
+            );
+            (i.ctx.clone(), i.db.clone(), i.digest, auto)
+        };
+        let result = match (result, job.cancelled()) {
+            (_, Some(reason)) => {
+                job.log(format_args!("Cancelled: {reason}"));
+                Err("Cancelled".to_string())
+            }
+            (Ok(_), None) if job.start_time().is_none() => Err("Job.start not called!".to_string()),
+            (result, None) => result,
+        };
+        let result = match result {
+            Ok(v) => {
+                job.log("Job succeeded");
+                Ok(v)
+            }
+            Err(e) => {
+                job.log(format_args!("Job failed: {e}"));
+                Err(explain_failure(&ctx, &job).unwrap_or(e))
+            }
+        };
+        if auto_cancelled {
+            // Nobody wants this result: discard it, and make sure the key is retried.
+            let _ = db.invalidate(O::ID, &digest);
+        } else {
+            let outcome = match &result {
+                Ok(v) => match postcard::to_stdvec(v) {
+                    Ok(bytes) => Outcome::Ok(bytes),
+                    Err(e) => Outcome::Err(format!("cannot store the result: {e}")),
+                },
+                Err(e) => Outcome::Err(e.clone()),
+            };
+            let record = CacheRecord {
+                op: O::ID.to_string(),
+                key: digest,
+                value: Some(want),
+                job_id: job.id().to_string(),
+                outcome,
+                build,
+                rebuild: false,
+                ready,
+                running: job.start_time(),
+                finished: ctx.clock().now(),
+            };
+            // A result is shown only once its record is durable.
+            let stored = match db.record(&record) {
+                Ok(()) => db.flush_async().await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = stored {
+                job.log(format_args!("Cannot record the result: {e}"));
+                tracing::error!(op = O::ID, key = %digest, "cannot record a result: {e}");
+            }
+        }
+        job.complete();
+        ctx.update(move |_g| Self::completed(&this, result, want, auto_cancelled));
+    }
+
+    /// On the engine thread: take in a job's result, then move on toward what is wanted.
+    fn completed(
+        this: &Arc<Mutex<Self>>,
+        result: Result2<O::Outcome>,
+        made: Digest,
+        auto_cancelled: bool,
+    ) {
+        {
+            let mut i = lock(this);
+            let latched = match &i.state {
+                State::Active { latched, .. } => latched.clone(),
+                _ => None,
+            };
+            let wanted = i.desired.as_ref().is_some_and(|(_, want, _)| *want == made);
+            i.state = match result {
+                _ if auto_cancelled => State::Retry { latched },
+                Ok(v) => State::Finished {
+                    outcome: Ok(v),
+                    value: made,
+                },
+                Err(e) if wanted => State::Finished {
+                    outcome: Err(e),
+                    value: made,
+                },
+                // An error for a value nobody wants any more is not shown.
+                Err(_) => State::Retry { latched },
+            };
+            i.publish();
+            if i.users == 0 {
+                let (ctx, digest) = (i.ctx.clone(), i.digest);
+                drop(i);
+                ctx.extension::<Registry<O>>().release_if_idle(&digest);
+                return;
+            }
+        }
+        Self::drive(this);
+    }
+}
+
+fn unit_digest() -> Digest {
+    Digest::of_value(&()).unwrap_or_else(|_| Digest::of_bytes(&[]))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(outcome: &Outcome) -> Result<Result2<T>, String> {
+    match outcome {
+        Outcome::Ok(bytes) => postcard::from_bytes(bytes)
+            .map(Ok)
+            .map_err(|e| e.to_string()),
+        Outcome::Err(e) => Ok(Err(e.clone())),
+    }
+}
+
+/// Run the log rules over a failed job's log: the best match's report replaces the error.
+fn explain_failure(ctx: &Context, job: &Job) -> Option<String> {
+    let store = ctx.store().ok()?;
+    let rules = RulesDb::open(&store).ok()?.load().ok()?;
+    if rules.is_empty() {
+        return None;
+    }
+    let log = std::fs::read_to_string(job.log_path()).ok()?;
+    let mut lines = Vec::new();
+    let report = rules.analyse_with(&log, |line| lines.push(line.to_string()));
+    for line in lines {
+        job.log(line);
+    }
+    report
+}
