@@ -69,7 +69,7 @@ fn start(
 }
 
 fn wait(p: &Pipeline, want: Result<u64, &str>) -> Snapshot<u64> {
-    let want = want.map_err(|m| ErrorKind::msg(m));
+    let want = want.map_err(ErrorKind::msg);
     p.engine
         .wait_until(move |s| s.result == want, DEADLINE)
         .expect("the expected result")
@@ -92,7 +92,7 @@ fn a_key_is_built_once_and_kept_across_restarts() {
     let again = wait(&p, Ok(9));
     assert_eq!(
         again.jobs,
-        [job.clone()],
+        std::slice::from_ref(&job),
         "the job that built it is still the one shown"
     );
     assert_eq!(square.builds.load(Ordering::SeqCst), 2);
