@@ -168,6 +168,7 @@ impl<T: Clone + Send + 'static> Monitor<T> {
                 });
                 cell.changeable()
             },
+            None,
         )
     }
 

@@ -105,6 +105,7 @@ impl<T: Clone + Send + 'static> Var<T> {
                 }
                 cell.changeable()
             },
+            None,
         )
     }
 }

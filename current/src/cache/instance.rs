@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, SystemTime};
 
 use crate::context::Context;
 use crate::digest::Digest;
@@ -65,19 +65,34 @@ impl<O: Operation> Registry<O> {
         key: &O::Key,
         digest: Digest,
     ) -> Arc<Mutex<Instance<O>>> {
+        let mut map = self.lock();
+        if let Some(i) = map.get(&digest) {
+            return i.clone();
+        }
+        let i = Arc::new(Mutex::new(Instance::load(
+            ctx,
+            db,
+            op,
+            key,
+            digest,
+            self.counters.clone(),
+        )));
+        if let Some(job) = lock(&i).job_id.clone() {
+            register_actions(ctx, &job, &i);
+        }
+        map.insert(digest, i.clone());
+        i
+    }
+
+    /// The instance of `digest`, if it is in memory.
+    pub(crate) fn get(&self, digest: &Digest) -> Option<Arc<Mutex<Instance<O>>>> {
+        self.lock().get(digest).cloned()
+    }
+
+    /// Forget every instance that runs no job (`reset`).
+    pub(crate) fn forget_idle_and_done(&self) {
         self.lock()
-            .entry(digest)
-            .or_insert_with(|| {
-                Arc::new(Mutex::new(Instance::load(
-                    ctx,
-                    db,
-                    op,
-                    key,
-                    digest,
-                    self.counters.clone(),
-                )))
-            })
-            .clone()
+            .retain(|_, i| matches!(lock(i).state, State::Active { .. }));
     }
 
     /// Forget an instance nobody wants and that runs nothing.
@@ -104,11 +119,17 @@ enum State<T> {
     Active {
         job: Job,
         value: Digest,
+        /// The description of what this job makes (for the `(stale), then ...` text).
+        building: String,
         latched: Option<Result2<T>>,
         auto_cancelled: bool,
     },
     /// The outcome for the value with digest `value`.
-    Finished { outcome: Result2<T>, value: Digest },
+    Finished {
+        outcome: Result2<T>,
+        value: Digest,
+        finished: SystemTime,
+    },
 }
 
 /// One cache entry.
@@ -129,6 +150,10 @@ pub(crate) struct Instance<O: Operation> {
     job_id: Option<String>,
     readers: Subscribers<O::Outcome>,
     users: usize,
+    /// How long a result stays valid (the shortest asked for in the latest step).
+    valid_for: Option<(Duration, u64)>,
+    /// The timer that re-checks the result when it expires.
+    expiry: Option<(SystemTime, tokio::task::AbortHandle)>,
 }
 
 impl<O: Operation> Instance<O> {
@@ -152,6 +177,7 @@ impl<O: Operation> Instance<O> {
                         Ok(outcome) => State::Finished {
                             outcome,
                             value: record.value.unwrap_or_else(unit_digest),
+                            finished: record.finished,
                         },
                         Err(e) => {
                             tracing::warn!(
@@ -192,6 +218,8 @@ impl<O: Operation> Instance<O> {
             job_id,
             readers: Subscribers::new(),
             users: 0,
+            valid_for: None,
+            expiry: None,
         }
     }
 
@@ -200,7 +228,20 @@ impl<O: Operation> Instance<O> {
     }
 
     /// A pipeline wants this key at `value` (in engine step `step`).
-    pub(crate) fn want(&mut self, value: O::Value, value_digest: Digest, step: u64) {
+    pub(crate) fn want(
+        &mut self,
+        value: O::Value,
+        value_digest: Digest,
+        step: u64,
+        valid_for: Option<Duration>,
+    ) {
+        // Several schedules in one step: the shortest wins.
+        self.valid_for = match (valid_for, self.valid_for) {
+            (Some(d), Some((old, at))) if at == step => Some((d.min(old), step)),
+            (Some(d), _) => Some((d, step)),
+            (None, Some(same_step)) if same_step.1 == step => Some(same_step),
+            (None, _) => None,
+        };
         if let Some((_, old, at)) = &self.desired {
             if *at == step && *old != value_digest {
                 let pp = self.op.pp(&self.key, &value);
@@ -215,7 +256,7 @@ impl<O: Operation> Instance<O> {
             self.conflict = None;
         }
         // A new value clears a stored error (latching it if the operation is latched).
-        if let State::Finished { outcome, value } = &self.state {
+        if let State::Finished { outcome, value, .. } = &self.state {
             if *value != value_digest && outcome.is_err() {
                 let latched = self.op.latched().then(|| outcome.clone());
                 self.state = State::Retry { latched };
@@ -298,12 +339,28 @@ impl<O: Operation> Instance<O> {
             i.publish();
             return;
         }
+        let now = i.ctx.clock().now();
         let latched = match &i.state {
-            State::Finished { value: made, .. } if *made == want => {
-                // Up to date, or failed for this very value: wait for a change or a rebuild.
-                i.counters.hits.fetch_add(1, Ordering::Relaxed);
-                i.publish();
-                return;
+            State::Finished {
+                value: made,
+                finished,
+                outcome,
+            } if *made == want => {
+                let deadline = i.valid_for.map(|(d, _)| *finished + d);
+                match deadline {
+                    // Expired: rebuild, showing the old outcome meanwhile.
+                    Some(deadline) if deadline <= now => Some(outcome.clone()),
+                    _ => {
+                        // Up to date, or failed for this very value: wait for a change, a
+                        // rebuild or the expiry.
+                        if let Some(deadline) = deadline {
+                            Self::arm_expiry(this, &mut i, deadline);
+                        }
+                        i.counters.hits.fetch_add(1, Ordering::Relaxed);
+                        i.publish();
+                        return;
+                    }
+                }
             }
             State::Finished { outcome, .. } => i.op.latched().then(|| outcome.clone()),
             State::Retry { latched } => latched.clone(),
@@ -333,6 +390,105 @@ impl<O: Operation> Instance<O> {
         Self::start(this, &mut i, value, want, latched);
     }
 
+    /// Re-check the result at `deadline`.
+    fn arm_expiry(this: &Arc<Mutex<Self>>, i: &mut Instance<O>, deadline: SystemTime) {
+        if i.expiry.as_ref().is_some_and(|(at, _)| *at == deadline) {
+            return;
+        }
+        if let Some((_, timer)) = i.expiry.take() {
+            timer.abort();
+        }
+        let (sleep, ctx, weak) = (
+            i.ctx.clock().sleep_until(deadline),
+            i.ctx.clone(),
+            Arc::downgrade(this),
+        );
+        let timer = i.ctx.runtime().spawn(async move {
+            sleep.await;
+            ctx.update(move |_| {
+                if let Some(this) = weak.upgrade() {
+                    lock(&this).expiry = None;
+                    Self::drive(&this);
+                }
+            });
+        });
+        i.expiry = Some((deadline, timer.abort_handle()));
+    }
+
+    /// The text of this key's actions (OCaml's `pp` of the job's actions).
+    pub(crate) fn describe(&self) -> String {
+        let wanted = match &self.desired {
+            Some((value, _, _)) => self.op.pp(&self.key, value),
+            None => O::ID.to_string(),
+        };
+        match &self.state {
+            State::Finished {
+                outcome: Ok(_),
+                finished,
+                ..
+            } => match self.valid_for {
+                None => format!("{wanted} (completed)"),
+                Some((d, _)) => {
+                    let now = self.ctx.clock().now();
+                    match (*finished + d).duration_since(now) {
+                        Ok(left) if !left.is_zero() => {
+                            format!("{wanted} will be invalid after {}", pp_remaining(left))
+                        }
+                        _ => format!("{wanted} (expired)"),
+                    }
+                }
+            },
+            State::Finished {
+                outcome: Err(e), ..
+            } => format!("{wanted}: {e}"),
+            State::Retry { .. } => format!("{wanted} (retry scheduled)"),
+            State::Active {
+                value, building, ..
+            } => match &self.desired {
+                Some((_, want, _)) if want != value => format!("{building} (stale), then {wanted}"),
+                _ => format!("{wanted} (in-progress)"),
+            },
+        }
+    }
+
+    /// Build again, unless a job is already under way: flags the stored record and returns
+    /// the new job's id.
+    pub(crate) fn rebuild(this: &Arc<Mutex<Self>>) -> Option<String> {
+        {
+            let mut i = lock(this);
+            if matches!(i.state, State::Active { .. }) || i.desired.is_none() {
+                return None;
+            }
+            i.state = State::Retry { latched: None };
+            if let Err(e) = i.db.set_rebuild(O::ID, &i.digest) {
+                tracing::warn!(op = O::ID, key = %i.digest, "cannot flag the record for rebuild: {e}");
+            }
+        }
+        Self::drive(this);
+        let i = lock(this);
+        match &i.state {
+            State::Active { job, .. } => Some(job.id().to_string()),
+            _ => None,
+        }
+    }
+
+    /// Forget the result: flag the stored record and, unless a job is under way, build
+    /// again if the key is wanted.
+    pub(crate) fn invalidate(this: &Arc<Mutex<Self>>) {
+        {
+            let mut i = lock(this);
+            if let Err(e) = i.db.invalidate(O::ID, &i.digest) {
+                tracing::warn!(op = O::ID, key = %i.digest, "cannot invalidate the record: {e}");
+            }
+            if matches!(i.state, State::Active { .. }) {
+                return;
+            }
+            i.state = State::Retry { latched: None };
+            i.publish();
+        }
+        Self::drive(this);
+    }
+
     fn start(
         this: &Arc<Mutex<Self>>,
         i: &mut Instance<O>,
@@ -351,6 +507,7 @@ impl<O: Operation> Instance<O> {
                 i.state = State::Finished {
                     outcome: Err(e.to_string()),
                     value: want,
+                    finished: i.ctx.clock().now(),
                 };
                 i.publish();
                 return;
@@ -359,9 +516,11 @@ impl<O: Operation> Instance<O> {
         i.counters.builds.fetch_add(1, Ordering::Relaxed);
         job.log(format_args!("New job: {}", i.op.pp(&i.key, &value)));
         i.job_id = Some(job.id().to_string());
+        register_actions(&i.ctx, job.id().as_str(), this);
         i.state = State::Active {
             job: job.clone(),
             value: want,
+            building: i.op.pp(&i.key, &value),
             latched,
             auto_cancelled: false,
         };
@@ -490,15 +649,18 @@ impl<O: Operation> Instance<O> {
                 _ => None,
             };
             let wanted = i.desired.as_ref().is_some_and(|(_, want, _)| *want == made);
+            let finished = i.ctx.clock().now();
             i.state = match result {
                 _ if auto_cancelled => State::Retry { latched },
                 Ok(v) => State::Finished {
                     outcome: Ok(v),
                     value: made,
+                    finished,
                 },
                 Err(e) if wanted => State::Finished {
                     outcome: Err(e),
                     value: made,
+                    finished,
                 },
                 // An error for a value nobody wants any more is not shown.
                 Err(_) => State::Retry { latched },
@@ -542,4 +704,69 @@ fn explain_failure(ctx: &Context, job: &Job) -> Option<String> {
         job.log(line);
     }
     report
+}
+
+/// `N units` for the first unit with at least 5 of them, else seconds (OCaml's format).
+fn pp_remaining(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    for (unit, secs) in [
+        ("years", 365.0 * 86400.0),
+        ("days", 86400.0),
+        ("hours", 3600.0),
+        ("minutes", 60.0),
+        ("seconds", 1.0),
+    ] {
+        let n = s / secs;
+        if n >= 5.0 {
+            return format!("{} {unit}", n as u64);
+        }
+    }
+    format!("{s:.3} s")
+}
+
+/// What can be done about a job's key from outside the pipeline (the web page, the
+/// control client).
+pub trait JobActions: Send + Sync {
+    /// The text of the key's state (`<pp> (completed)`, `<pp> (in-progress)`, ...).
+    fn describe(&self) -> String;
+    /// Build the key again; the new job's id, or `None` while a job is under way.
+    fn rebuild(&self) -> Option<String>;
+    /// Whether the key is still in memory (its actions can still act).
+    fn is_live(&self) -> bool;
+}
+
+struct InstanceActions<O: Operation>(Weak<Mutex<Instance<O>>>);
+
+impl<O: Operation> JobActions for InstanceActions<O> {
+    fn describe(&self) -> String {
+        match self.0.upgrade() {
+            Some(i) => lock(&i).describe(),
+            None => format!("{} (no longer in memory)", O::ID),
+        }
+    }
+
+    fn rebuild(&self) -> Option<String> {
+        Instance::rebuild(&self.0.upgrade()?)
+    }
+
+    fn is_live(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
+/// The actions of each job an instance has shown, by job id.
+#[derive(Default)]
+pub(crate) struct ActionsByJob(pub(crate) Mutex<HashMap<String, Arc<dyn JobActions>>>);
+
+fn register_actions<O: Operation>(ctx: &Context, job_id: &str, this: &Arc<Mutex<Instance<O>>>) {
+    let actions = ctx.extension::<ActionsByJob>();
+    let mut map = actions.0.lock().unwrap_or_else(|e| e.into_inner());
+    // Forget the jobs of keys gone from memory now and then, so the map stays small.
+    if map.len() >= 64 && map.len().is_power_of_two() {
+        map.retain(|_, a| a.is_live());
+    }
+    map.insert(
+        job_id.to_string(),
+        Arc::new(InstanceActions(Arc::downgrade(this))),
+    );
 }

@@ -59,15 +59,16 @@ pub mod rules;
 
 use std::panic::Location;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::context::Context;
 use crate::digest::Digest;
 use crate::term::{Active, ErrorKind, Term};
 
 use db::CacheDb;
-use instance::{lock, Instance, Registry};
+use instance::{lock, ActionsByJob, Instance, Registry};
 
-pub use instance::{Counters, AUTO_CANCEL};
+pub use instance::{Counters, JobActions, AUTO_CANCEL};
 pub use op::{Build, Builder, Operation};
 
 /// Build `key` with `builder`, keeping the result (OCaml's `Current_cache.Make(B).get`):
@@ -75,8 +76,26 @@ pub use op::{Build, Builder, Operation};
 /// restarts; a failed build is not retried for the same key until a rebuild.
 #[track_caller]
 pub fn build<B: Builder>(builder: &Arc<B>, key: &Term<B::Key>) -> Term<B::Value> {
+    build_with(builder, key, Schedule::default())
+}
+
+/// When a kept result stops being valid.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// A result older than this is built again (the old one is shown meanwhile). With
+    /// several schedules on one key, the shortest wins.
+    pub valid_for: Option<Duration>,
+}
+
+/// [`build`] with a [`Schedule`].
+#[track_caller]
+pub fn build_with<B: Builder>(
+    builder: &Arc<B>,
+    key: &Term<B::Key>,
+    schedule: Schedule,
+) -> Term<B::Value> {
     let op = Arc::new(Build(builder.clone()));
-    cached(op, key.pair(&Term::value(())), Location::caller())
+    cached(op, key.pair(&Term::value(())), schedule, Location::caller())
 }
 
 /// Bring `key` to `value` with `op`, keeping the outcome (OCaml's `Current_cache.Output`
@@ -88,7 +107,65 @@ pub fn run<O: Operation>(
     key: &Term<O::Key>,
     value: &Term<O::Value>,
 ) -> Term<O::Outcome> {
-    cached(op.clone(), key.pair(value), Location::caller())
+    cached(
+        op.clone(),
+        key.pair(value),
+        Schedule::default(),
+        Location::caller(),
+    )
+}
+
+/// [`run`] with a [`Schedule`].
+#[track_caller]
+pub fn run_with<O: Operation>(
+    op: &Arc<O>,
+    key: &Term<O::Key>,
+    value: &Term<O::Value>,
+    schedule: Schedule,
+) -> Term<O::Outcome> {
+    cached(op.clone(), key.pair(value), schedule, Location::caller())
+}
+
+/// The actions of the key behind job `job_id` (its state's text, rebuild), if the engine
+/// of `ctx` has shown that job.
+pub fn job_actions(ctx: &Context, job_id: &str) -> Option<Arc<dyn JobActions>> {
+    let actions = ctx.extension::<ActionsByJob>();
+    let map = actions.0.lock().unwrap_or_else(|e| e.into_inner());
+    map.get(job_id).cloned()
+}
+
+/// Forget the result of `key`: its record is flagged, and if the key is in memory and no
+/// job is under way, it is built again. (OCaml's `invalidate`.)
+pub fn invalidate<O: Operation>(ctx: &Context, op: &O, key: &O::Key) -> Result<(), String> {
+    let digest = op
+        .key_digest(key)
+        .map_err(|e| format!("cannot digest the key of {}: {e}", O::ID))?;
+    let instance = ctx.extension::<Registry<O>>().get(&digest);
+    match instance {
+        Some(instance) => {
+            Instance::invalidate(&instance);
+            Ok(())
+        }
+        None => cache_db(ctx)?
+            .invalidate(O::ID, &digest)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// Forget what operation `O` keeps in memory (keys with a job under way stay), and with
+/// `records`, its stored records too. (OCaml's `reset`.)
+pub fn reset<O: Operation>(ctx: &Context, records: bool) -> Result<(), String> {
+    ctx.extension::<Registry<O>>().forget_idle_and_done();
+    if records {
+        cache_db(ctx)?.reset(O::ID).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The record database of the engine of `ctx`: queries, history, the job behind a key.
+pub fn database(ctx: &Context) -> Result<CacheDb, String> {
+    cache_db(ctx)
 }
 
 /// The hit, miss and build counts of operation `O` in the engine of `ctx`.
@@ -115,9 +192,15 @@ fn cache_db(ctx: &Context) -> Result<CacheDb, String> {
 fn cached<O: Operation>(
     op: Arc<O>,
     input: Term<(O::Key, O::Value)>,
+    schedule: Schedule,
     location: &'static Location<'static>,
 ) -> Term<O::Outcome> {
-    input.primitive_at(location, O::ID.to_string(), move |g, (key, value)| {
+    // A rebuild that makes the same value (by digest) does not re-run the consumers.
+    let same = |a: &O::Outcome, b: &O::Outcome| match (Digest::of_value(a), Digest::of_value(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    let prim = move |g: &mut crate::incr::Graph, (key, value): (O::Key, O::Value)| {
         let Some(ctx) = Context::current() else {
             // Not under an engine: nothing can run.
             return g.constant((Err(ErrorKind::Active(Active::Ready)), None));
@@ -135,7 +218,7 @@ fn cached<O: Operation>(
         let instance = registry.instance(&ctx, &db, &op, &key, digest);
         let (cell, id) = {
             let mut i = lock(&instance);
-            i.want(value, value_digest, ctx.step());
+            i.want(value, value_digest, ctx.step(), schedule.valid_for);
             let cell = g.var(i.shown());
             (cell, i.subscribe(ctx.clone(), cell))
         };
@@ -148,5 +231,11 @@ fn cached<O: Operation>(
             });
         });
         cell.changeable()
-    })
+    };
+    input.primitive_at(
+        location,
+        O::ID.to_string(),
+        prim,
+        Some(std::rc::Rc::new(same)),
+    )
 }

@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use crate::incr::{Changeable, Graph};
 
+use super::combinators::{output_eq, Equality};
 use super::node::{
     bind_context, build_frame, dynamic_scope, with_bind_context, ContextPair, Env, Node, NodeKind,
     Term,
@@ -98,7 +99,7 @@ impl<T: Clone + 'static> Term<T> {
         info: impl Into<String>,
         f: impl Fn(&mut Graph, T) -> Changeable<(Outcome<U>, Option<Metadata>)> + 'static,
     ) -> Term<U> {
-        self.primitive_at(Location::caller(), info.into(), f)
+        self.primitive_at(Location::caller(), info.into(), f, None)
     }
 
     pub(crate) fn primitive_at<U: Clone + 'static>(
@@ -106,6 +107,7 @@ impl<T: Clone + 'static> Term<T> {
         location: &'static Location<'static>,
         info: String,
         f: impl Fn(&mut Graph, T) -> Changeable<(Outcome<U>, Option<Metadata>)> + 'static,
+        eq: Option<Rc<Equality<U>>>,
     ) -> Term<U> {
         let input = self.clone();
         let meta = Rc::new(Cell::new(None));
@@ -134,7 +136,13 @@ impl<T: Clone + 'static> Term<T> {
                 });
                 let meta = g.map(&both, |(_, meta)| meta);
                 meta_slot.set(Some(track_job(env, id, meta, g)));
-                let out = g.map(&both, |(out, _)| out);
+                let out = match &eq {
+                    None => g.map(&both, |(out, _)| out),
+                    Some(eq) => {
+                        let eq = eq.clone();
+                        g.map_eq(&both, |(out, _)| out, move |a, b| output_eq(a, b, &*eq))
+                    }
+                };
                 counted(env, id, out, g)
             },
         )

@@ -17,6 +17,7 @@ impl<T: Clone + 'static> Term<T> {
             location,
             label.into(),
             move |g, ()| g.map(&c, |o| (o, None)),
+            None,
         )
     }
 }

@@ -181,3 +181,85 @@ fn succeeding_without_starting_the_job_is_a_failure() {
         .unwrap();
     engine.shutdown("done").unwrap();
 }
+
+#[test]
+fn a_rebuild_runs_a_new_job_and_the_actions_describe_the_key() {
+    let dir = StateDir::new("cache-rebuild");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let square = Arc::new(Square::default());
+    let p = start(&dir, &rt, &square, 6);
+    let done = wait(&p, Ok(36));
+    let first = done.jobs[0].clone();
+    let ctx = p.engine.context();
+    let actions = cache::job_actions(ctx, &first).expect("the job's actions");
+    assert_eq!(actions.describe(), "square 6 (completed)");
+
+    let second = actions.rebuild().expect("a new job");
+    assert_ne!(second, first);
+    p.engine
+        .wait_until(
+            |s| s.result == Ok(36) && s.jobs == [second.clone()],
+            DEADLINE,
+        )
+        .unwrap();
+    assert_eq!(square.builds.load(Ordering::SeqCst), 2);
+    // The first build's record is flagged for rebuild; the second is the latest.
+    let db = cache::database(ctx).unwrap();
+    let history = db
+        .history(
+            "square",
+            &current::digest::key_digest("square", 1, &6u64).unwrap(),
+            10,
+        )
+        .unwrap();
+    let flags: Vec<(u64, bool)> = history.iter().map(|r| (r.build, r.rebuild)).collect();
+    assert_eq!(flags, [(1, false), (0, true)]);
+
+    // Invalidating builds it once more.
+    cache::invalidate(ctx, &cache::Build(square.clone()), &6).unwrap();
+    p.engine
+        .wait_until(
+            |s| s.result == Ok(36) && s.jobs != [second.clone()],
+            DEADLINE,
+        )
+        .unwrap();
+    assert_eq!(square.builds.load(Ordering::SeqCst), 3);
+    p.engine.shutdown("done").unwrap();
+}
+
+#[test]
+fn an_expired_result_is_rebuilt_while_the_old_one_is_shown() {
+    use current::clock::ManualClock;
+    use std::time::UNIX_EPOCH;
+
+    let dir = StateDir::new("cache-expiry");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let square = Arc::new(Square::default());
+    let clock = Arc::new(ManualClock::new(
+        UNIX_EPOCH + Duration::from_secs(1_644_407_873),
+    ));
+    let mut options = EngineOptions::new(dir.path(), rt.handle().clone());
+    options.clock = clock.clone();
+    let schedule = cache::Schedule {
+        valid_for: Some(Duration::from_secs(3600)),
+    };
+    let engine = Engine::start(options, {
+        let square = square.clone();
+        move || cache::build_with(&square, &current::term::Term::value(7u64), schedule)
+    })
+    .unwrap();
+    let done = engine.wait_until(|s| s.result == Ok(49), DEADLINE).unwrap();
+    let job = done.jobs[0].clone();
+    let actions = cache::job_actions(engine.context(), &job).unwrap();
+    assert_eq!(
+        actions.describe(),
+        "square 7 will be invalid after 60 minutes"
+    );
+
+    clock.advance(Duration::from_secs(3601));
+    engine
+        .wait_until(|s| s.result == Ok(49) && s.jobs != [job.clone()], DEADLINE)
+        .unwrap();
+    assert_eq!(square.builds.load(Ordering::SeqCst), 2);
+    engine.shutdown("done").unwrap();
+}
