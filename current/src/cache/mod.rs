@@ -1,9 +1,92 @@
-//! The cache of build and publish steps: for now, its **record layer**.
+//! The cache of build and publish steps (OCaml's `Current_cache`): results kept in the
+//! store, so that unchanged work is never redone, across restarts too.
 //!
-//! The per-key state machine of build steps (key → value) and publish steps (key + value →
-//! outcome), OCurrent's `Current_cache` instances with auto-cancel, latching, `valid_for`
-//! expiry, rebuild and invalidate, is to come; it will keep its results through the API of
-//! this module:
+//! An [`Operation`] (or, for builds, a [`Builder`]) says how to bring a key to a value;
+//! [`build`] and [`run`] make pipeline steps of it. Each key has one *instance* per engine:
+//! loaded from the newest record of its key, it runs a job when the stored outcome is not
+//! for the value wanted now (or was flagged for rebuild, or has expired), shows
+//! `WaitingForConfirmation`/`Ready`/`Running` meanwhile (or, if latched, the previous
+//! outcome with the running gradient), and records the outcome in the store before it
+//! shows it. A failure is kept for its key and value until the value changes or a user
+//! asks for a rebuild ([`job_actions`]).
+//!
+//! Here is a builder written by hand, with everything a plugin usually has: an id, a
+//! context that is not part of the key (the tool to run), a key with its own digest (that
+//! leaves a scratch directory out), a value stored with serde, auto-cancel, a level and a
+//! printer:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use serde::{Deserialize, Serialize};
+//! use current::cache::{self, Builder};
+//! use current::digest::{key_digest, Digest, EncodeError};
+//! use current::engine::{Engine, EngineOptions};
+//! use current::job::{Job, StartOptions};
+//! use current::process::{check_output, Command};
+//! use current::term::Term;
+//! use current::Level;
+//!
+//! /// The context: not part of the key.
+//! struct Compiler {
+//!     program: String,
+//! }
+//!
+//! #[derive(Clone, Serialize)]
+//! struct Source {
+//!     file: String,
+//!     /// Where to work: not part of the key.
+//!     scratch: std::path::PathBuf,
+//! }
+//!
+//! #[derive(Clone, Serialize, Deserialize)]
+//! struct Artifact {
+//!     output: String,
+//! }
+//!
+//! impl Builder for Compiler {
+//!     const ID: &'static str = "compile";
+//!     type Key = Source;
+//!     type Value = Artifact;
+//!
+//!     fn key_digest(&self, key: &Source) -> Result<Digest, EncodeError> {
+//!         key_digest(Self::ID, Self::VERSION, &key.file)
+//!     }
+//!     fn auto_cancel(&self) -> bool {
+//!         true
+//!     }
+//!     fn level(&self, _key: &Source) -> Level {
+//!         Level::Harmless
+//!     }
+//!     fn pp(&self, key: &Source) -> String {
+//!         format!("compile {}", key.file)
+//!     }
+//!     async fn build(&self, job: Job, key: Source) -> Result<Artifact, String> {
+//!         job.start(Level::Harmless, StartOptions::default())
+//!             .await
+//!             .map_err(|e| e.to_string())?;
+//!         let cmd = Command::new(&self.program).arg(&key.file).cwd(&key.scratch);
+//!         let output = check_output(&job, &cmd).await.map_err(|e| e.to_string())?;
+//!         Ok(Artifact { output: output.trim().to_string() })
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = std::env::temp_dir().join(format!("current-cache-doc-{}", std::process::id()));
+//! let rt = tokio::runtime::Runtime::new()?;
+//! let compiler = Arc::new(Compiler { program: "echo".into() });
+//! let engine = Engine::start(EngineOptions::new(&dir, rt.handle().clone()), move || {
+//!     let source = Term::value(Source { file: "main.c".into(), scratch: std::env::temp_dir() });
+//!     cache::build(&compiler, &source).map(|artifact| artifact.output)
+//! })?;
+//! engine.wait_until(|s| s.result == Ok("main.c".into()), Duration::from_secs(30))?;
+//! engine.shutdown("example over")?;
+//! std::fs::remove_dir_all(&dir)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The record layer underneath:
 //!
 //! - [`db`]: one [`CacheRecord`](db::CacheRecord) per build of a key (what OCurrent's
 //!   SQLite `cache` table keeps), with the indexes that answer the questions the web pages
