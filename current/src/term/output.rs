@@ -100,7 +100,7 @@ pub fn pp_output<T: fmt::Debug>(output: &Output<T>) -> String {
     }
 }
 
-/// What [`observe`](super::Pipeline::observe) reports: like an [`Output`], but a failure that
+/// What [`Executor::observe`](super::Executor::observe) reports: like an [`Output`], but a failure that
 /// came from upstream is `Blocked` (OCaml's `Output.Blockable`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Observed<T> {
