@@ -331,6 +331,16 @@ impl<O: Operation> Instance<O> {
 
     /// Move toward the wanted value: start a job if the stored outcome is not for it.
     pub(crate) fn drive(this: &Arc<Mutex<Self>>) {
+        Self::drive_for(this, false);
+    }
+
+    /// [`Instance::drive`] for an evaluation of the pipeline: a stored result used then
+    /// counts as a hit.
+    pub(crate) fn evaluate(this: &Arc<Mutex<Self>>) {
+        Self::drive_for(this, true);
+    }
+
+    fn drive_for(this: &Arc<Mutex<Self>>, evaluation: bool) {
         let mut i = lock(this);
         let Some((value, want, _)) = i.desired.clone() else {
             return;
@@ -356,7 +366,9 @@ impl<O: Operation> Instance<O> {
                         if let Some(deadline) = deadline {
                             Self::arm_expiry(this, &mut i, deadline);
                         }
-                        i.counters.hits.fetch_add(1, Ordering::Relaxed);
+                        if evaluation {
+                            i.counters.hits.fetch_add(1, Ordering::Relaxed);
+                        }
                         i.publish();
                         return;
                     }
@@ -580,6 +592,9 @@ impl<O: Operation> Instance<O> {
             );
             (i.ctx.clone(), i.db.clone(), i.digest, auto)
         };
+        // A job cut off by the engine shutting down did not fail: it is not recorded, and
+        // runs again after the restart.
+        let interrupted = job.cancelled().is_some() && ctx.is_shutting_down();
         let result = match (result, job.cancelled()) {
             (_, Some(reason)) => {
                 job.log(format_args!("Cancelled: {reason}"));
@@ -601,6 +616,8 @@ impl<O: Operation> Instance<O> {
         if auto_cancelled {
             // Nobody wants this result: discard it, and make sure the key is retried.
             let _ = db.invalidate(O::ID, &digest);
+        } else if interrupted {
+            job.log("Not recorded: the engine is shutting down");
         } else {
             let outcome = match &result {
                 Ok(v) => match postcard::to_stdvec(v) {

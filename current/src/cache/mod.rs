@@ -299,13 +299,14 @@ fn cached<O: Operation>(
         };
         let registry = ctx.extension::<Registry<O>>();
         let instance = registry.instance(&ctx, &db, &op, &key, digest);
+        lock(&instance).want(value, value_digest, ctx.step(), schedule.valid_for);
+        // Start what is needed first, so the node shows the state it leads to.
+        Instance::evaluate(&instance);
         let (cell, id) = {
             let mut i = lock(&instance);
-            i.want(value, value_digest, ctx.step(), schedule.valid_for);
             let cell = g.var(i.shown());
             (cell, i.subscribe(ctx.clone(), cell))
         };
-        Instance::drive(&instance);
         g.on_release(move || {
             let release = ctx.clone();
             ctx.after_propagation(move || {

@@ -5,6 +5,7 @@ mod builds;
 mod db;
 mod query;
 mod rules;
+mod scenarios;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
