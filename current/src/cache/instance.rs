@@ -603,7 +603,7 @@ impl<O: Operation> Instance<O> {
             (Ok(_), None) if job.start_time().is_none() => Err("Job.start not called!".to_string()),
             (result, None) => result,
         };
-        let result = match result {
+        let mut result = match result {
             Ok(v) => {
                 job.log("Job succeeded");
                 Ok(v)
@@ -638,14 +638,17 @@ impl<O: Operation> Instance<O> {
                 running: job.start_time(),
                 finished: ctx.clock().now(),
             };
-            // A result is shown only once its record is durable.
+            // A result is shown only once its record is durable; results that finish together
+            // share one flush (group commit).
             let stored = match db.record(&record) {
-                Ok(()) => db.flush_async().await.map(|_| ()),
-                Err(e) => Err(e),
+                Ok(()) => durable(&ctx, db.store()).await,
+                Err(e) => Err(e.to_string()),
             };
             if let Err(e) = stored {
                 job.log(format_args!("Cannot record the result: {e}"));
                 tracing::error!(op = O::ID, key = %digest, "cannot record a result: {e}");
+                // Not durable, so not reported as done: it is built again next time.
+                result = Err(format!("cannot record the result: {e}"));
             }
         }
         job.complete();
@@ -786,4 +789,47 @@ fn register_actions<O: Operation>(ctx: &Context, job_id: &str, this: &Arc<Mutex<
         job_id.to_string(),
         Arc::new(InstanceActions(Arc::downgrade(this))),
     );
+}
+
+/// The one task of an engine that makes recorded results durable: it takes every request
+/// waiting, flushes the database once for all of them, and answers them all (group commit).
+#[derive(Default)]
+pub(crate) struct Flusher(Mutex<Option<tokio::sync::mpsc::UnboundedSender<FlushRequest>>>);
+
+type FlushRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
+
+/// Wait until everything recorded so far in `store` is durable.
+async fn durable(ctx: &Context, store: &crate::store::Store) -> Result<(), String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let sent = {
+        let flusher = ctx.extension::<Flusher>();
+        let mut slot = flusher.0.lock().unwrap_or_else(|e| e.into_inner());
+        let sender = slot.get_or_insert_with(|| {
+            let (requests, mut queue) = tokio::sync::mpsc::unbounded_channel::<FlushRequest>();
+            let store = store.clone();
+            ctx.runtime().spawn(async move {
+                while let Some(first) = queue.recv().await {
+                    let mut waiting = vec![first];
+                    while let Ok(more) = queue.try_recv() {
+                        waiting.push(more);
+                    }
+                    let flushed = store
+                        .flush_async()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string());
+                    for w in waiting {
+                        let _ = w.send(flushed.clone());
+                    }
+                }
+            });
+            requests
+        });
+        sender.send(tx).is_ok()
+    };
+    if !sent {
+        return Err("the flusher has stopped".to_string());
+    }
+    rx.await
+        .unwrap_or_else(|_| Err("the flusher has stopped".to_string()))
 }

@@ -286,10 +286,20 @@ impl Store {
         self.db.flush().map_err(|e| self.flush_error(e))
     }
 
-    /// [`flush`](Store::flush) without blocking the calling task (sled does the work on
-    /// its own thread).
+    /// [`flush`](Store::flush) without blocking the calling task: the blocking flush runs
+    /// on tokio's blocking pool. (Not sled's own `flush_async`: sled 0.34 runs those on its
+    /// small I/O pool, where a handful of concurrent flushes wait for writes queued behind
+    /// themselves and deadlock.) Needs a tokio runtime.
     pub async fn flush_async(&self) -> Result<usize, StoreError> {
-        self.db.flush_async().await.map_err(|e| self.flush_error(e))
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || store.flush()).await {
+            Ok(result) => result,
+            Err(e) => Err(StoreError::Sled {
+                path: self.path.to_path_buf(),
+                tree: "(flush)",
+                source: std::io::Error::other(format!("the flush task failed: {e}")),
+            }),
+        }
     }
 
     fn flush_error(&self, e: sled::Error) -> StoreError {

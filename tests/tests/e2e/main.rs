@@ -1,4 +1,5 @@
 //! End-to-end tests of `current`: whole pipelines, real external programs.
 
+mod crash;
 mod graphviz;
 mod signals;

@@ -257,9 +257,15 @@ fn an_expired_result_is_rebuilt_while_the_old_one_is_shown() {
     );
 
     clock.advance(Duration::from_secs(3601));
-    engine
-        .wait_until(|s| s.result == Ok(49) && s.jobs != [job.clone()], DEADLINE)
-        .unwrap();
-    assert_eq!(square.builds.load(Ordering::SeqCst), 2);
+    // The old result stays shown (latched) under the new job until the rebuild is done.
+    let rebuilt = {
+        let square = square.clone();
+        move |s: &Snapshot<u64>| {
+            s.result == Ok(49)
+                && s.jobs != [job.clone()]
+                && square.builds.load(Ordering::SeqCst) == 2
+        }
+    };
+    engine.wait_until(rebuilt, DEADLINE).unwrap();
     engine.shutdown("done").unwrap();
 }
