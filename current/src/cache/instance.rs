@@ -168,7 +168,8 @@ impl<O: Operation> Instance<O> {
         counters: Arc<Counters>,
     ) -> Self {
         let retry = State::Retry { latched: None };
-        let (state, job_id) = match db.latest(O::ID, &digest) {
+        // The newest record also gives the next build number (no second scan of the key).
+        let (state, job_id, next_build) = match db.latest(O::ID, &digest) {
             Ok(Lookup::Found(record)) => {
                 let state = if record.rebuild {
                     retry
@@ -190,20 +191,24 @@ impl<O: Operation> Instance<O> {
                         }
                     }
                 };
-                (state, Some(record.job_id))
+                (
+                    state,
+                    Some(record.job_id),
+                    Some(record.build.saturating_add(1)),
+                )
             }
             Ok(Lookup::Undecodable(reason)) => {
                 tracing::warn!(op = O::ID, key = %digest, "undecodable record ({reason:?}); rebuilding");
                 let _ = db.invalidate(O::ID, &digest);
-                (retry, None)
+                (retry, None, None)
             }
-            Ok(Lookup::Missing) => (retry, None),
+            Ok(Lookup::Missing) => (retry, None, Some(0)),
             Err(e) => {
                 tracing::warn!(op = O::ID, key = %digest, "cannot read the cache: {e}");
-                (retry, None)
+                (retry, None, None)
             }
         };
-        let next_build = db.next_build(O::ID, &digest).unwrap_or(0);
+        let next_build = next_build.unwrap_or_else(|| db.next_build(O::ID, &digest).unwrap_or(0));
         Instance {
             op: op.clone(),
             key: key.clone(),
