@@ -152,11 +152,22 @@ pub fn pp_duration(d: Duration) -> String {
     }
 }
 
-/// `YYYY-MM-DD HH:MM.SS` in UTC: the stamp of job log lines (note `MM.SS`, as OCurrent).
-pub fn log_stamp(t: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t);
+/// `t` as a UTC date and time. Times outside what can be shown (before 1970 or after the
+/// year 9999) are clamped to those bounds rather than refused.
+pub(crate) fn utc(t: SystemTime) -> time::OffsetDateTime {
+    let nanos = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => i128::try_from(d.as_nanos()).unwrap_or(i128::MAX),
+        Err(_) => 0,
+    };
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .unwrap_or_else(|_| time::PrimitiveDateTime::MAX.assume_utc())
+}
+
+/// `YYYY-MM-DD HH:MM<sep>SS` in UTC.
+fn stamp(t: SystemTime, minute_second: char) -> String {
+    let t = utc(t);
     format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}.{:02}",
+        "{:04}-{:02}-{:02} {:02}:{:02}{minute_second}{:02}",
         t.year(),
         u8::from(t.month()),
         t.day(),
@@ -164,6 +175,16 @@ pub fn log_stamp(t: SystemTime) -> String {
         t.minute(),
         t.second()
     )
+}
+
+/// `YYYY-MM-DD HH:MM.SS` in UTC: the stamp of job log lines (note `MM.SS`, as OCurrent).
+pub fn log_stamp(t: SystemTime) -> String {
+    stamp(t, '.')
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC: how times are shown (OCurrent's database format).
+pub fn utc_datetime(t: SystemTime) -> String {
+    stamp(t, ':')
 }
 
 #[cfg(test)]

@@ -246,20 +246,7 @@ pub fn from_nanos(nanos: u64) -> SystemTime {
 /// `YYYY-MM-DD HH:MM:SS` in UTC, the format of the times of OCurrent's `cache` table, of
 /// the time as the cache keeps it ([`to_nanos`]).
 pub fn format_time(t: SystemTime) -> String {
-    let nanos = to_nanos(t);
-    match time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
-        // Not reachable: the latest time kept (2554) is within the range of `time`.
-        Err(_) => format!("{nanos} ns after the epoch"),
-    }
+    crate::clock::utc_datetime(from_nanos(to_nanos(t)))
 }
 
 mod nanos {

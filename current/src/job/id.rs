@@ -28,7 +28,7 @@ impl JobId {
     /// A fresh id for a job labelled `label`, started at `now`. Characters of the label
     /// that could not stand in a file name become `-`.
     pub fn generate(now: SystemTime, label: &str) -> JobId {
-        let t = time::OffsetDateTime::from(now);
+        let t = crate::clock::utc(now);
         let label: String = label
             .chars()
             .map(|c| if safe(c) { c } else { '-' })
