@@ -25,8 +25,11 @@
 
 #![warn(missing_docs)]
 
-// The macros (`#[primitive]`, `pipeline!`) will be re-exported from here.
-use current_macros as _;
+// `current` names itself, so that the macros' paths (`::current::...`) work inside it too.
+extern crate self as current;
+
+#[doc(inline)]
+pub use current_macros::{pipeline, primitive};
 
 pub mod incr;
 pub mod term;
@@ -35,6 +38,7 @@ pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod describe;
 pub mod digest;
 pub mod engine;
 pub mod job;
@@ -43,6 +47,7 @@ pub mod log_rules;
 pub mod monitor;
 pub mod pool;
 pub mod process;
+pub mod registry;
 pub mod store;
 mod subscribers;
 pub mod switch;
@@ -50,7 +55,9 @@ pub mod var;
 
 pub use config::Config;
 pub use context::Context;
+pub use inventory;
 pub use level::Level;
+pub use serde;
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../../README.md")]

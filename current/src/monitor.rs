@@ -169,6 +169,7 @@ impl<T: Clone + Send + 'static> Monitor<T> {
                 cell.changeable()
             },
             None,
+            None,
         )
     }
 

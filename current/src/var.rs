@@ -106,6 +106,7 @@ impl<T: Clone + Send + 'static> Var<T> {
                 cell.changeable()
             },
             None,
+            None,
         )
     }
 }

@@ -436,7 +436,7 @@ impl<O: Operation> Instance<O> {
     pub(crate) fn describe(&self) -> String {
         let wanted = match &self.desired {
             Some((value, _, _)) => self.op.pp(&self.key, value),
-            None => O::ID.to_string(),
+            None => O::LABEL.to_string(),
         };
         match &self.state {
             State::Finished {
@@ -518,7 +518,7 @@ impl<O: Operation> Instance<O> {
         } else {
             Priority::High
         };
-        let job = match Job::create(&i.ctx, O::ID, priority) {
+        let job = match Job::create(&i.ctx, O::LABEL, priority) {
             Ok(job) => job,
             Err(e) => {
                 i.state = State::Finished {
@@ -766,7 +766,7 @@ impl<O: Operation> JobActions for InstanceActions<O> {
     fn describe(&self) -> String {
         match self.0.upgrade() {
             Some(i) => lock(&i).describe(),
-            None => format!("{} (no longer in memory)", O::ID),
+            None => format!("{} (no longer in memory)", O::LABEL),
         }
     }
 

@@ -283,6 +283,7 @@ fn cached<O: Operation>(
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     };
+    let describe_op = op.clone();
     let prim = move |g: &mut crate::incr::Graph, (key, value): (O::Key, O::Value)| {
         let Some(ctx) = Context::current() else {
             // Not under an engine: nothing can run.
@@ -316,10 +317,12 @@ fn cached<O: Operation>(
         });
         cell.changeable()
     };
+    let describe = move |(key, value): &(O::Key, O::Value)| describe_op.pp(key, value);
     input.primitive_at(
         location,
-        O::ID.to_string(),
+        O::LABEL.to_string(),
         prim,
         Some(std::rc::Rc::new(same)),
+        Some(Box::new(describe)),
     )
 }

@@ -17,8 +17,10 @@ use crate::level::Level;
 /// A build is an operation with no value ([`Builder`]); a publish step takes the value to
 /// publish (OCaml's `PUBLISHER`).
 pub trait Operation: Send + Sync + 'static {
-    /// The operation's id: its name in the database, its jobs' label and its diagram label.
+    /// The operation's id: its name in the database. Two operations must not share one.
     const ID: &'static str;
+    /// What its jobs and diagram boxes are called (by default, its id).
+    const LABEL: &'static str = Self::ID;
     /// Bumping it gives every key a new digest: earlier results are not used again.
     const VERSION: u32 = 1;
 
@@ -53,7 +55,8 @@ pub trait Operation: Send + Sync + 'static {
         Level::Average
     }
 
-    /// The text that describes a job (`New job: <pp>`) and its actions.
+    /// The text that describes a job (`New job: <pp>`) and its actions, and labels the
+    /// step's box in diagrams once its key is known.
     fn pp(&self, key: &Self::Key, value: &Self::Value) -> String;
 
     /// Do it. The job must be started (`job.start(..)`) before the work: an operation that
@@ -70,6 +73,8 @@ pub trait Operation: Send + Sync + 'static {
 pub trait Builder: Send + Sync + 'static {
     /// The operation's id (see [`Operation::ID`]).
     const ID: &'static str;
+    /// See [`Operation::LABEL`].
+    const LABEL: &'static str = Self::ID;
     /// See [`Operation::VERSION`].
     const VERSION: u32 = 1;
 
@@ -88,12 +93,17 @@ pub trait Builder: Send + Sync + 'static {
         false
     }
 
+    /// See [`Operation::latched`].
+    fn latched(&self) -> bool {
+        false
+    }
+
     /// See [`Operation::level`].
     fn level(&self, _key: &Self::Key) -> Level {
         Level::Average
     }
 
-    /// Describe the build of `key`.
+    /// Describe the build of `key` (see [`Operation::pp`]).
     fn pp(&self, key: &Self::Key) -> String;
 
     /// Build. Start the job first (`job.start(..)`).
@@ -109,6 +119,7 @@ pub struct Build<B>(pub std::sync::Arc<B>);
 
 impl<B: Builder> Operation for Build<B> {
     const ID: &'static str = B::ID;
+    const LABEL: &'static str = B::LABEL;
     const VERSION: u32 = B::VERSION;
     type Key = B::Key;
     type Value = ();
@@ -120,6 +131,10 @@ impl<B: Builder> Operation for Build<B> {
 
     fn auto_cancel(&self) -> bool {
         self.0.auto_cancel()
+    }
+
+    fn latched(&self) -> bool {
+        self.0.latched()
     }
 
     fn level(&self, key: &Self::Key, _value: &()) -> Level {

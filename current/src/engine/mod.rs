@@ -65,6 +65,9 @@ pub enum EngineError {
     /// The engine's thread could not be started.
     #[error("cannot start the engine thread: {0}")]
     Thread(std::io::Error),
+    /// Two primitives of the binary share an id.
+    #[error(transparent)]
+    DuplicatePrimitive(#[from] crate::registry::DuplicatePrimitive),
     /// The engine has stopped.
     #[error("the engine has stopped")]
     Stopped,
@@ -145,6 +148,7 @@ where
         options: EngineOptions,
         pipeline: impl FnOnce() -> Term<T> + Send + 'static,
     ) -> Result<Engine<T>, EngineError> {
+        crate::registry::check_unique()?;
         let lock = lock::StateLock::acquire(&options.state_dir)?;
         let grace = options.shutdown_grace;
         let (ctx, updates) = Context::new(

@@ -66,6 +66,9 @@ pub enum JobError {
     /// The engine is shutting down and starts no more jobs.
     #[error("the engine is shutting down: no new jobs start")]
     ShuttingDown,
+    /// [`Job::standalone`] was called outside a tokio runtime.
+    #[error("a standalone job runs on the tokio runtime it is made in: make it inside one")]
+    NoRuntime,
 }
 
 /// Where a job is in its life.
@@ -165,6 +168,38 @@ impl Job {
         Ok(job)
     }
 
+    /// A job outside any engine, to test a step's body by calling it directly (the body
+    /// of a `#[primitive]` is `<name>::body`). Its log is under `state_dir/job/`, its clock
+    /// is the system's, nothing needs confirmation, and it runs on the tokio runtime it is
+    /// made in.
+    ///
+    /// ```
+    /// use current::job::{Job, StartOptions};
+    /// use current::Level;
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("current-standalone-doc-{}", std::process::id()));
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let job = Job::standalone(&dir, "test")?;
+    /// job.start(Level::Average, StartOptions::default()).await?;
+    /// job.log("hello");
+    /// job.complete();
+    /// assert!(std::fs::read_to_string(job.log_path())?.ends_with(": hello\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn standalone(state_dir: impl Into<PathBuf>, label: &str) -> Result<Job, JobError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| JobError::NoRuntime)?;
+        let (ctx, _updates) = Context::new(
+            state_dir,
+            Arc::new(crate::clock::SystemClock),
+            Config::new(None),
+            runtime,
+        );
+        Job::create(&ctx, label, Priority::Low)
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         // Each update of the state is a handful of assignments; a panic elsewhere cannot
         // leave it half-done.
@@ -248,6 +283,17 @@ impl Job {
     /// The reason the job was cancelled, if it was.
     pub fn cancelled(&self) -> Option<String> {
         self.state().cancelled.clone()
+    }
+
+    /// Run `work` until it finishes or the job is cancelled, whichever comes first: on a
+    /// cancellation (a user's, a timeout, auto-cancel, shutdown) `work` is dropped and the
+    /// reason returned. `#[primitive]` runs its body this way.
+    pub async fn cancellable<F: std::future::Future>(&self, work: F) -> Result<F::Output, String> {
+        tokio::select! {
+            biased;
+            reason = self.until_cancelled() => Err(reason),
+            output = work => Ok(output),
+        }
     }
 
     /// Wait until the job is cancelled; the reason. (Completion is not a cancellation:

@@ -15,6 +15,9 @@ use super::node::{
 use super::output::{Error, Metadata, NodeId, Outcome};
 use super::stats::counted;
 
+/// Describes a primitive's input value, to label its box.
+pub(crate) type Describe<T> = dyn Fn(&T) -> String;
+
 impl<T: Clone + 'static> Term<T> {
     pub(crate) fn bind_at<U: Clone + 'static>(
         &self,
@@ -99,24 +102,35 @@ impl<T: Clone + 'static> Term<T> {
         info: impl Into<String>,
         f: impl Fn(&mut Graph, T) -> Changeable<(Outcome<U>, Option<Metadata>)> + 'static,
     ) -> Term<U> {
-        self.primitive_at(Location::caller(), info.into(), f, None)
+        self.primitive_at(Location::caller(), info.into(), f, None, None)
     }
 
+    /// [`Term::primitive`] for the runtime's steps: `eq` is an equality cut-off on the
+    /// output, and `describe`, if given, relabels the box with a description of each new
+    /// input value (a cached step shows its key).
     pub(crate) fn primitive_at<U: Clone + 'static>(
         &self,
         location: &'static Location<'static>,
         info: String,
         f: impl Fn(&mut Graph, T) -> Changeable<(Outcome<U>, Option<Metadata>)> + 'static,
         eq: Option<Rc<Equality<U>>>,
+        describe: Option<Box<Describe<T>>>,
     ) -> Term<U> {
         let input = self.clone();
         let meta = Rc::new(Cell::new(None));
         let meta_slot = meta.clone();
-        let f = Rc::new(f);
+        let label = Rc::new(RefCell::new(info));
+        let label_slot = label.clone();
+        let f = Rc::new(move |g: &mut Graph, v: T| {
+            if let Some(describe) = &describe {
+                *label_slot.borrow_mut() = describe(&v);
+            }
+            f(g, v)
+        });
         Term::make(
             NodeKind::Primitive {
                 input: self.any(),
-                info,
+                info: label,
                 meta,
             },
             location,

@@ -18,6 +18,7 @@ impl<T: Clone + 'static> Term<T> {
             label.into(),
             move |g, ()| g.map(&c, |o| (o, None)),
             None,
+            None,
         )
     }
 }

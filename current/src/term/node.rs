@@ -103,7 +103,8 @@ pub(crate) enum NodeKind {
     },
     Primitive {
         input: AnyTerm,
-        info: String,
+        /// The box's label: fixed, or the description of the latest input value.
+        info: Rc<RefCell<String>>,
         meta: Rc<Cell<Option<Changeable<Option<Metadata>>>>>,
     },
     Pair(AnyTerm, AnyTerm),

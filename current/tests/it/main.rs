@@ -1,7 +1,9 @@
 //! The integration tests of `current`, one binary with a module per layer.
 
 mod cache;
+mod describe;
 mod incr;
+mod macros;
 mod runtime;
 mod store;
 mod term;

@@ -341,10 +341,11 @@ impl Renderer<'_> {
                     (Some(m), Some(job_info)) => job_info(m),
                     (Some(m), None) => (m.update, None),
                 };
+                let info = info.borrow().clone();
                 self.node(
                     t,
                     i,
-                    info,
+                    &info,
                     from_self,
                     Look {
                         url,

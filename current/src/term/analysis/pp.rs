@@ -77,8 +77,9 @@ impl Printer<'_> {
                 Err(Placeholder::EmptyList) => "(empty list)".to_string(),
             }),
             NodeKind::OptInput { source } => close(join(one(""), "[", self.aux(source)), "]"),
-            NodeKind::BindIn { input, info } | NodeKind::Primitive { input, info, .. } => {
-                join(self.aux(input), " >>= ", one(info.clone()))
+            NodeKind::BindIn { input, info } => join(self.aux(input), " >>= ", one(info.clone())),
+            NodeKind::Primitive { input, info, .. } => {
+                join(self.aux(input), " >>= ", one(info.borrow().clone()))
             }
             NodeKind::BindOut { bind_in, current } => {
                 let current = current.borrow().clone();

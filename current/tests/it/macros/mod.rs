@@ -1,0 +1,4 @@
+//! `#[primitive]` and `pipeline!` under a real engine and store.
+
+mod pipeline;
+mod primitive;
