@@ -8,6 +8,9 @@ mod duration;
 mod pipeline;
 mod primitive;
 
+#[cfg(test)]
+mod expansion_tests;
+
 use proc_macro::TokenStream;
 
 /// Make a cached build (or publish) step of an async function. See `current::primitive`.

@@ -86,7 +86,7 @@ pub(crate) fn expand(o: &Options, p: &Primitive) -> TokenStream {
         }
     };
     let doc_link = format!(
-        "Made by `#[primitive]`: the operation is [`{name}::Op`], the body as written is [`{name}::body`]."
+        " Made by `#[primitive]`: the operation is [`{name}::Op`], the body as written is [`{name}::body`]."
     );
     let public_fn = quote! {
         #(#attrs)*
@@ -292,12 +292,12 @@ pub(crate) fn expand(o: &Options, p: &Primitive) -> TokenStream {
             quote_spanned!(value.span()=> value::<#value>();),
         ));
     let line = quote_spanned!(name.span()=> ::core::line!());
-    let module_doc = format!("The operation and the body of the primitive [`{name}`](fn@{name}).");
+    let module_doc = format!(" The operation and the body of the primitive [`{name}`](fn@{name}).");
     let op_doc = format!(
-        "The operation of [`{name}`](fn@{name}): its context, which is not part of the key."
+        " The operation of [`{name}`](fn@{name}): its context, which is not part of the key."
     );
     let body_doc = format!(
-        "The body of [`{name}`](fn@{name}) as written: call it with a job to test it without the cache."
+        " The body of [`{name}`](fn@{name}) as written: call it with a job to test it without the cache."
     );
 
     quote! {
