@@ -73,8 +73,8 @@ fn check(name: &str) {
     let expected = dir.join(format!("{name}.expanded.rs"));
     let source = std::fs::read_to_string(&input)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", input.display()));
-    let actual = expand_file(&source)
-        .unwrap_or_else(|e| panic!("{} does not expand: {e}", input.display()));
+    let actual =
+        expand_file(&source).unwrap_or_else(|e| panic!("{} does not expand: {e}", input.display()));
     if std::env::var("CURRENT_EXPAND").as_deref() == Ok("overwrite") {
         std::fs::write(&expected, &actual)
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", expected.display()));
