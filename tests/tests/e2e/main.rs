@@ -2,4 +2,5 @@
 
 mod crash;
 mod graphviz;
+mod registry;
 mod signals;
