@@ -10,12 +10,17 @@
 //! (`list_map`); a deployment waits for the tests and for an approval (`gate`); an optional
 //! release tag is published (`option_map`); and what to check for documentation depends on
 //! the commit itself (`bind`).
+//!
+//! The build and the tests are simulated jobs, whose states the example sets step by step
+//! through `Term::primitive`; the deployment, the publication and the documentation check
+//! are written with `pipeline!` (`let>` and `let*`).
 
 use std::fs;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use current::incr::{Changeable, Graph, Var};
+use current::pipeline;
 use current::term::{analysis, Active, ErrorKind, Executor, Metadata, Outcome, Term};
 
 /// The settable inputs, and the states of the simulated jobs.
@@ -81,25 +86,31 @@ fn pipeline(i: &Inputs) -> Term<()> {
 
     let approval = Term::of_changeable("approval", i.approval.changeable());
     let ready = Term::all([tests.ignore_value(), approval]);
-    let deploy = image.gate(&ready).primitive("deploy", |g, image: String| {
-        g.constant((Ok(format!("deployed {image}")), None))
-    });
+    let deploy = pipeline! {
+        let gated = image.gate(&ready);
+        component "deploy";
+        let> image = gated;
+        Ok::<_, String>(format!("deployed {image}"))
+    };
 
     let release = Term::of_changeable("release tag", i.release.changeable());
     let published = release.option_map(|tag| {
-        tag.pair(&image)
-            .primitive("publish", |g, (tag, image): (String, String)| {
-                g.constant((Ok(format!("{image} as {tag}")), None))
-            })
+        pipeline! {
+            component "publish";
+            let> tag = tag and> image = image;
+            Ok::<_, String>(format!("{image} as {tag}"))
+        }
     });
 
-    let docs = head.bind("docs?", |commit: String| {
+    let docs = pipeline! {
+        component "docs?";
+        let* commit = head;
         if commit.starts_with("docs") {
             Term::labelled("build docs", ())
         } else {
             Term::labelled("no docs change", ())
         }
-    });
+    };
 
     Term::all_labelled([
         ("deploy", deploy.ignore_value()),
