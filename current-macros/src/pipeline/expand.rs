@@ -63,7 +63,12 @@ fn binding(b: &Binding, known: &Known) -> TokenStream {
     let label = label(b);
     // The input is taken before the clones, which shadow the variables it may use.
     let input_var = Ident::new("input", Span::mixed_site());
-    let take_input = quote!(let #input_var = #input;);
+    let take_input = if b.terms.len() == 1 {
+        // Typed, so that an expression that is not a term is named as such.
+        quote_spanned!(first.span()=> let #input_var: &::current::term::Term<_> = #input;)
+    } else {
+        quote!(let #input_var = #input;)
+    };
     let input = &input_var;
     let call = match b.op {
         Op::Map => quote_spanned!(at=>

@@ -24,6 +24,9 @@ pub(crate) struct Primitive {
     pub(crate) value: Type,
     /// The return type as written.
     pub(crate) output: Type,
+    /// The parameter list, parentheses included: where errors about the generated
+    /// operation point (a context that is not `Send`, keys that are not `Serialize`).
+    pub(crate) params_span: Span,
 }
 
 /// A parameter after the job.
@@ -100,7 +103,9 @@ impl Primitive {
             }
         }
         let attrs = std::mem::take(&mut item.attrs);
+        let params_span = item.sig.paren_token.span.join();
         Ok(Primitive {
+            params_span,
             attrs,
             vis: item.vis.clone(),
             name: item.sig.ident.clone(),
@@ -120,6 +125,20 @@ impl Primitive {
     /// The context parameters, in order.
     pub(crate) fn contexts(&self) -> impl Iterator<Item = &Param> {
         self.params.iter().filter(|p| p.context)
+    }
+}
+
+/// `E` of `Result<T, E>`, if it is written.
+pub(crate) fn result_error(output: &Type) -> Option<&Type> {
+    let Type::Path(path) = output else {
+        return None;
+    };
+    let PathArguments::AngleBracketed(args) = &path.path.segments.last()?.arguments else {
+        return None;
+    };
+    match args.args.iter().nth(1)? {
+        GenericArgument::Type(ty) => Some(ty),
+        _ => None,
     }
 }
 

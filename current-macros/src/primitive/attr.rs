@@ -137,6 +137,15 @@ fn flag(meta: &ParseNestedMeta<'_>) -> syn::Result<bool> {
 }
 
 fn duration_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Duration> {
-    let text: LitStr = meta.value()?.parse()?;
+    let value = meta.value()?;
+    let text: LitStr = match value.parse::<syn::Lit>()? {
+        syn::Lit::Str(text) => text,
+        other => {
+            return Err(syn::Error::new_spanned(
+                other,
+                "a duration is a string of numbers with units, like \"10m\" or \"1h30m\"",
+            ))
+        }
+    };
     duration::parse(&text.value()).map_err(|msg| syn::Error::new_spanned(&text, msg))
 }

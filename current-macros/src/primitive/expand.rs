@@ -27,7 +27,7 @@ pub(crate) fn expand(o: &Options, p: &Primitive) -> TokenStream {
     // Key parameters; for a publish step the last one is the value.
     let mut keys: Vec<&Param> = p.keys().collect();
     let published = if publish { keys.pop() } else { None };
-    let key = Key::of(&keys);
+    let key = Key::of(&keys, p.params_span);
     let key_ty = &key.ty;
     let key_pat = &key.pattern;
     let key_term = &key.term;
@@ -117,20 +117,24 @@ pub(crate) fn expand(o: &Options, p: &Primitive) -> TokenStream {
         .to_hex()
         .to_string();
 
+    // Errors about the operation (a context that is not `Send`, keys that are not
+    // `Serialize`) point at the parameter list.
+    let at = p.params_span;
     let fields = p.contexts().map(|c| {
         let (n, owned) = (&c.name, &c.owned);
-        quote!(pub #n: #owned)
+        quote_spanned!(at=> pub #n: #owned)
     });
     let call_args = p.params.iter().map(|param| {
         let n = &param.name;
         match (param.context, param.by_ref) {
-            (true, true) => quote!(&self.#n),
-            (true, false) => quote!(::core::clone::Clone::clone(&self.#n)),
-            (false, true) => quote!(&#n),
-            (false, false) => quote!(#n),
+            (true, true) => quote_spanned!(at=> &self.#n),
+            (true, false) => quote_spanned!(at=> ::core::clone::Clone::clone(&self.#n)),
+            (false, true) => quote_spanned!(at=> &#n),
+            (false, false) => quote_spanned!(at=> #n),
         }
     });
-    let to_string = quote_spanned!(p.output.span()=>
+    let error_span = super::ast::result_error(&p.output).map_or(p.output.span(), |e| e.span());
+    let to_string = quote_spanned!(error_span=>
         ::core::result::Result::map_err(
             #self_job.cancellable(body(&#self_job, #(#call_args),*)).await?,
             |e| ::std::string::ToString::to_string(&e),
@@ -140,41 +144,41 @@ pub(crate) fn expand(o: &Options, p: &Primitive) -> TokenStream {
         .level
         .clone()
         .unwrap_or_else(|| Ident::new("Average", Span::call_site()));
-    let level = quote!(::current::Level::#level_ident);
+    let level = quote_spanned!(at=> ::current::Level::#level_ident);
     let pool = match &o.pool {
         Some(e) => quote_spanned!(e.span()=> ::core::option::Option::Some(#e)),
-        None => quote!(::core::option::Option::None),
+        None => quote_spanned!(at=> ::core::option::Option::None),
     };
     let timeout = match o.timeout {
         Some(d) => {
             let ms = millis(d);
-            quote!(::core::option::Option::Some(::std::time::Duration::from_millis(#ms)))
+            quote_spanned!(at=> ::core::option::Option::Some(::std::time::Duration::from_millis(#ms)))
         }
-        None => quote!(::core::option::Option::None),
+        None => quote_spanned!(at=> ::core::option::Option::None),
     };
-    let start = quote! {
+    let start = quote_spanned! {at=>
         #self_job
             .start(#level, ::current::job::StartOptions { pool: #pool, timeout: #timeout })
             .await
             .map_err(|e| ::std::string::ToString::to_string(&e))?;
     };
     let (id, label) = match &o.id {
-        Some(id) => (quote!(#id), quote!(#id)),
+        Some(id) => (quote_spanned!(at=> #id), quote_spanned!(at=> #id)),
         None => (
-            quote!(::core::module_path!()),
+            quote_spanned!(at=> ::core::module_path!()),
             name.to_string().into_token_stream(),
         ),
     };
     let version = match &o.version {
-        Some(v) => quote!(#v),
-        None => quote!(1),
+        Some(v) => quote_spanned!(at=> #v),
+        None => quote_spanned!(at=> 1),
     };
     let (auto_cancel, latched) = (o.auto_cancel, o.latched);
     let pp_key = |trait_name: &TokenStream| {
         if keys.is_empty() {
-            quote!(::std::string::ToString::to_string(<Self as #trait_name>::LABEL))
+            quote_spanned!(at=> ::std::string::ToString::to_string(<Self as #trait_name>::LABEL))
         } else {
-            quote!(::std::format!(
+            quote_spanned!(at=> ::std::format!(
                 "{} {}",
                 <Self as #trait_name>::LABEL,
                 ::current::describe::describe(#self_key)
@@ -184,12 +188,12 @@ pub(crate) fn expand(o: &Options, p: &Primitive) -> TokenStream {
     let common = |trait_name: TokenStream| {
         let pp_key = pp_key(&trait_name);
         (
-            quote! {
+            quote_spanned! {at=>
                 const ID: &'static str = #id;
                 const LABEL: &'static str = #label;
                 const VERSION: u32 = #version;
             },
-            quote! {
+            quote_spanned! {at=>
                 fn key_digest(
                     &self,
                     #self_key: &Self::Key,
@@ -212,9 +216,9 @@ pub(crate) fn expand(o: &Options, p: &Primitive) -> TokenStream {
     };
     let op_impl = match published {
         None => {
-            let trait_name = quote!(::current::cache::Builder);
+            let trait_name = quote_spanned!(at=> ::current::cache::Builder);
             let (consts, methods, pp_key) = common(trait_name.clone());
-            quote! {
+            quote_spanned! {at=>
                 impl #trait_name for Op {
                     #consts
                     type Key = #key_ty;
@@ -239,10 +243,10 @@ pub(crate) fn expand(o: &Options, p: &Primitive) -> TokenStream {
             }
         }
         Some(v) => {
-            let trait_name = quote!(::current::cache::Operation);
+            let trait_name = quote_spanned!(at=> ::current::cache::Operation);
             let (consts, methods, pp_key) = common(trait_name.clone());
             let (v_name, v_ty) = (&v.name, &v.owned);
-            quote! {
+            quote_spanned! {at=>
                 impl #trait_name for Op {
                     #consts
                     type Key = #key_ty;
@@ -271,9 +275,9 @@ pub(crate) fn expand(o: &Options, p: &Primitive) -> TokenStream {
         }
     };
     let trait_name = if publish {
-        quote!(::current::cache::Operation)
+        quote_spanned!(at=> ::current::cache::Operation)
     } else {
-        quote!(::current::cache::Builder)
+        quote_spanned!(at=> ::current::cache::Builder)
     };
 
     // Each parameter's type is checked where it is written.
@@ -292,10 +296,18 @@ pub(crate) fn expand(o: &Options, p: &Primitive) -> TokenStream {
             quote_spanned!(value.span()=> value::<#value>();),
         ));
     let line = quote_spanned!(name.span()=> ::core::line!());
+    let error_check =
+        super::ast::result_error(&p.output).map(|e| quote_spanned!(e.span()=> error::<#e>();));
     let module_doc = format!(" The operation and the body of the primitive [`{name}`](fn@{name}).");
     let op_doc = format!(
         " The operation of [`{name}`](fn@{name}): its context, which is not part of the key."
     );
+    let op_struct = quote_spanned! {at=>
+        #[doc = #op_doc]
+        pub struct Op {
+            #(#fields),*
+        }
+    };
     let body_doc = format!(
         " The body of [`{name}`](fn@{name}) as written: call it with a job to test it without the cache."
     );
@@ -308,10 +320,7 @@ pub(crate) fn expand(o: &Options, p: &Primitive) -> TokenStream {
             #[allow(unused_imports)]
             use super::*;
 
-            #[doc = #op_doc]
-            pub struct Op {
-                #(#fields),*
-            }
+            #op_struct
 
             /// The digest of the function's tokens: editing the function gives its keys new
             /// digests.
@@ -325,10 +334,12 @@ pub(crate) fn expand(o: &Options, p: &Primitive) -> TokenStream {
             const _: () = {
                 fn key<T: ::current::serde::Serialize + ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static>() {}
                 fn context<T: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static>() {}
+                fn error<E: ::core::fmt::Display>() {}
                 fn value<T: ::current::serde::Serialize + ::current::serde::de::DeserializeOwned + ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static>() {}
                 #[allow(dead_code)]
                 fn check() {
                     #(#checks)*
+                    #error_check
                 }
             };
 
@@ -351,7 +362,7 @@ struct Key {
 }
 
 impl Key {
-    fn of(keys: &[&Param]) -> Key {
+    fn of(keys: &[&Param], at: Span) -> Key {
         match keys {
             [] => Key {
                 ty: quote!(()),
@@ -371,7 +382,7 @@ impl Key {
                 let (mut ty, mut pattern, mut term) = (quote!(#ty), quote!(#n), quote!(#n));
                 for k in rest {
                     let (n, t): (&Ident, &Type) = (&k.name, &k.owned);
-                    ty = quote!((#ty, #t));
+                    ty = quote_spanned!(at=> (#ty, #t));
                     pattern = quote!((#pattern, #n));
                     term = quote!(&::current::term::Term::pair(#term, #n));
                 }

@@ -11,7 +11,9 @@ fn ci(repo: &Term<Repo>, tools: &Toolchain) -> Term<()> {
                 move |(commit, built)| {
                     let tag = format!("{}-{}", commit.hash, built.digest);
                     {
-                        let input = &(Term::value(tag.clone()));
+                        let input: &::current::term::Term<_> = &(Term::value(
+                            tag.clone(),
+                        ));
                         ::current::term::Term::primitive(
                             input,
                             ::std::format!("check {tag}"),

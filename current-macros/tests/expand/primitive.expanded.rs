@@ -108,6 +108,7 @@ pub mod build {
             T: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync
                 + 'static,
         >() {}
+        fn error<E: ::core::fmt::Display>() {}
         fn value<
             T: ::current::serde::Serialize + ::current::serde::de::DeserializeOwned
                 + ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync
@@ -119,6 +120,7 @@ pub mod build {
             key::<Commit>();
             key::<String>();
             value::<Image>();
+            error::<BuildError>();
         }
     };
     ::current::inventory::submit! {
@@ -224,6 +226,7 @@ mod push {
             T: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync
                 + 'static,
         >() {}
+        fn error<E: ::core::fmt::Display>() {}
         fn value<
             T: ::current::serde::Serialize + ::current::serde::de::DeserializeOwned
                 + ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync

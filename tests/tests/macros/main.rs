@@ -1,0 +1,2 @@
+//! Tests of the `#[primitive]` and `pipeline!` macros.
+mod ui;
