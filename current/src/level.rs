@@ -18,7 +18,10 @@ use std::str::FromStr;
 /// );
 /// # Ok::<(), current::level::UnknownLevel>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Level {
     /// Reads only.
     Harmless,

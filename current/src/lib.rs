@@ -75,6 +75,8 @@ pub mod incr;
 pub mod term;
 
 pub mod cache;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod context;
@@ -85,6 +87,8 @@ pub mod job;
 pub mod level;
 pub mod log_rules;
 pub mod monitor;
+#[cfg(feature = "plugins")]
+pub mod plugins;
 pub mod pool;
 pub mod process;
 pub mod registry;

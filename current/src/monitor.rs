@@ -41,6 +41,11 @@ type WatchFn = Arc<dyn Fn(Refresh) -> BoxFuture<Result<Unwatch, String>> + Send 
 pub struct Refresh(Arc<dyn Fn() + Send + Sync>);
 
 impl Refresh {
+    /// A refresh that calls `f`: to drive a watch outside a monitor (in a test, say).
+    pub fn new(f: impl Fn() + Send + Sync + 'static) -> Refresh {
+        Refresh(Arc::new(f))
+    }
+
     /// The value is out of date: read it again.
     pub fn refresh(&self) {
         (self.0)()

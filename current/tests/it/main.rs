@@ -4,6 +4,7 @@ mod cache;
 mod describe;
 mod incr;
 mod macros;
+mod plugins;
 mod runtime;
 mod store;
 mod term;
