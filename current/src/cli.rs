@@ -50,9 +50,26 @@ pub struct PipelineOptions {
 
     /// Evaluate until the pipeline has no more work, print its result and its text form,
     /// and exit: 0 on success, 1 on failure, 2 when the only work left waits for
-    /// confirmation.
+    /// confirmation. No web server is started.
     #[arg(long)]
     pub once: bool,
+
+    /// The web page's port (0: any free port, printed once bound).
+    #[cfg(feature = "web")]
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+
+    /// The address the web page listens on. Anything but a loopback address shows the
+    /// pipeline, and lets anyone cancel and rebuild its jobs, to whoever can reach it.
+    #[cfg(feature = "web")]
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+
+    /// How the web page draws the diagram: graphviz's `dot`, or builtin (no clusters).
+    /// Default: graphviz if `dot` is installed.
+    #[cfg(feature = "web")]
+    #[arg(long, value_enum)]
+    pub renderer: Option<crate::web::Renderer>,
 }
 
 /// The confirmation threshold of `--confirm`: a level, or none.
@@ -140,10 +157,103 @@ impl PipelineOptions {
         let code = if self.once {
             run_once(engine)
         } else {
-            engine.run_until_signal()
+            #[cfg(feature = "web")]
+            let web = match self.start_web(&engine) {
+                Ok(web) => Some(web),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    let _ = engine.shutdown("the web server could not start");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let code = engine.run_until_signal();
+            #[cfg(feature = "web")]
+            drop(web);
+            code
         };
         drop(progress);
         code
+    }
+}
+
+#[cfg(feature = "web")]
+impl PipelineOptions {
+    /// Start the web server on the engine's runtime; it stops when the returned guard is
+    /// dropped. Prints the address it listens on.
+    fn start_web<T>(&self, engine: &Engine<T>) -> Result<WebGuard, String>
+    where
+        T: Clone + Debug + Send + Sync + 'static,
+    {
+        use crate::web::{Renderer, Site};
+        let renderer = self.renderer.unwrap_or_else(Renderer::detect);
+        let addr = std::net::SocketAddr::new(self.host, self.port);
+        if !self.host.is_loopback() {
+            eprintln!(
+                "WARNING: the web page listens on {addr}, which is not a loopback address, and \
+                 has no login: anyone who can reach it can see the pipeline and cancel and \
+                 rebuild its jobs."
+            );
+        }
+        let site = Site::new(engine.view(), renderer);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (bound_tx, bound_rx) = std::sync::mpsc::channel();
+        let handle = engine.context().runtime().clone();
+        let server = handle.spawn(async move {
+            let bound_err = bound_tx.clone();
+            let served = crate::web::serve(
+                addr,
+                site,
+                move |a| {
+                    let _ = bound_tx.send(Ok(a));
+                },
+                async {
+                    let _ = stopped.await;
+                },
+            )
+            .await;
+            if let Err(e) = served {
+                let _ = bound_err.send(Err(e.to_string()));
+            }
+        });
+        match bound_rx.recv() {
+            Ok(Ok(a)) => {
+                println!("web: http://{a}/ (diagrams: {renderer:?})");
+                Ok(WebGuard {
+                    stop: Some(stop),
+                    server: Some(server),
+                    handle,
+                })
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err("the web server stopped before listening".into()),
+        }
+    }
+}
+
+/// Stops the web server when dropped.
+#[cfg(feature = "web")]
+struct WebGuard {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    handle: tokio::runtime::Handle,
+}
+
+#[cfg(feature = "web")]
+impl Drop for WebGuard {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let handle = self.handle.clone();
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    let _ = handle.block_on(async {
+                        tokio::time::timeout(Duration::from_secs(5), server).await
+                    });
+                });
+            });
+        }
     }
 }
 

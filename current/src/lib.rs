@@ -96,6 +96,8 @@ pub mod store;
 mod subscribers;
 pub mod switch;
 pub mod var;
+#[cfg(feature = "web")]
+pub mod web;
 
 pub use config::Config;
 pub use context::Context;

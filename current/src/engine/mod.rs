@@ -23,6 +23,7 @@
 
 mod lock;
 mod signal;
+mod view;
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -44,6 +45,7 @@ use crate::incr::{panic_message, Graph};
 use crate::term::{Active, ErrorKind, Executor, Outcome, Stats, Term};
 
 pub use signal::{shutdown_signal, Signals};
+pub use view::{Summary, View};
 
 /// Why an engine could not start or stopped badly.
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +199,36 @@ where
     /// The latest snapshot.
     pub fn snapshot(&self) -> Snapshot<T> {
         self.snapshots.borrow().clone()
+    }
+
+    /// A view of the engine that does not depend on `T`, for the web server.
+    pub fn view(&self) -> View {
+        let rx = self.snapshots.clone();
+        let changes = self.snapshots.clone();
+        View::new(
+            self.ctx.clone(),
+            Arc::new(move || {
+                let s = rx.borrow();
+                Summary {
+                    step: s.step,
+                    result: s.result.as_ref().map(|_| ()).map_err(Clone::clone),
+                    jobs: s.jobs.clone(),
+                    stats: s.stats,
+                }
+            }),
+            Arc::new(move || {
+                let mut snapshots = changes.clone();
+                let (tx, rx) = watch::channel(());
+                tokio::spawn(async move {
+                    while snapshots.changed().await.is_ok() {
+                        if tx.send(()).is_err() {
+                            return;
+                        }
+                    }
+                });
+                rx
+            }),
+        )
     }
 
     /// Every snapshot as it is published.
@@ -392,6 +424,7 @@ fn run<T: Clone + Debug + 'static>(
         }
     };
     ROOT.with(|r| *r.borrow_mut() = Some(Rc::new(exec.term().clone())));
+    view::ROOT_VIEW.with(|r| *r.borrow_mut() = Some(Rc::new(exec.term().clone())));
     let mut last_result: Option<String> = None;
     let mut step = 0;
     loop {
@@ -437,6 +470,7 @@ fn run<T: Clone + Debug + 'static>(
         }
     }
     ROOT.with(|r| *r.borrow_mut() = None);
+    view::ROOT_VIEW.with(|r| *r.borrow_mut() = None);
     // Let go of everything the pipeline holds (monitors unwatch, steps cancel their jobs).
     if let Err(e) = g.release_all() {
         tracing::error!("cannot release the pipeline: {e}");

@@ -8,3 +8,4 @@ mod plugins;
 mod runtime;
 mod store;
 mod term;
+mod web;

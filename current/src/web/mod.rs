@@ -1,0 +1,137 @@
+//! The web page of an engine (behind the `web` feature): the live pipeline diagram, the
+//! active jobs, each job's log streamed as it is written with its actions (rebuild,
+//! cancel, start now), a JSON API under `/api/` for all of it, and Prometheus metrics.
+//!
+//! It reads the engine through a [`View`]: it never blocks the engine. It binds to
+//! 127.0.0.1 by default. HTML pages carry `X-Frame-Options: DENY` and a
+//! content-security policy; job ids are validated before any path is made of them; API
+//! requests that change something must carry the header `X-Current-Request: 1`, which a
+//! cross-site form cannot send.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /` | the pipeline: result, confirmation setting, diagram (`/pipeline.svg`) |
+//! | `GET /pipeline.svg` | the diagram; boxes link to their jobs |
+//! | `GET /jobs` | the active jobs |
+//! | `GET /job/<date>/<name>` | a job: status, actions, log (streamed while it runs) |
+//! | `POST /job/<date>/<name>/{rebuild,cancel,start}` | its actions (form buttons) |
+//! | `GET /api/state` | `{"step", "result", "stats", "jobs"}` |
+//! | `GET /api/dot` | the diagram's dot text |
+//! | `GET /api/jobs` | the active jobs |
+//! | `GET /api/job/<date>/<name>` | a job's status: can it be cancelled, rebuilt, approved |
+//! | `GET /api/job/<date>/<name>/log?start=N` | its log from byte N (negative: from the end) |
+//! | `POST /api/job/<date>/<name>/{cancel,rebuild,approve}` | its actions |
+//! | `GET, POST /api/confirm` | the confirmation threshold (`{"level": "average"}` or `null`) |
+//! | `GET /metrics` | Prometheus text |
+
+mod api;
+mod html;
+mod jobs;
+mod pages;
+pub mod render;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::engine::View;
+
+pub use render::Renderer;
+
+/// What a web server shows and how.
+#[derive(Clone)]
+pub struct Site {
+    view: View,
+    renderer: Renderer,
+    /// The page's name.
+    name: Arc<str>,
+}
+
+impl Site {
+    /// A site over the engine behind `view`, drawing with `renderer`.
+    pub fn new(view: View, renderer: Renderer) -> Site {
+        Site {
+            view,
+            renderer,
+            name: Arc::from("current"),
+        }
+    }
+
+    /// The router of every page and API route.
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/", get(pages::index))
+            .route("/index.html", get(pages::index))
+            .route("/pipeline.svg", get(pages::pipeline_svg))
+            .route("/jobs", get(pages::jobs))
+            .route("/job/{date}/{name}", get(pages::job))
+            .route("/job/{date}/{name}/{action}", post(pages::job_action))
+            .route("/api/state", get(api::state))
+            .route("/api/dot", get(api::dot))
+            .route("/api/jobs", get(api::jobs))
+            .route("/api/job/{date}/{name}", get(api::job))
+            .route("/api/job/{date}/{name}/log", get(api::log))
+            .route("/api/job/{date}/{name}/{action}", post(api::job_action))
+            .route("/api/confirm", get(api::confirm_get).post(api::confirm_set))
+            .route("/metrics", get(api::metrics))
+            .fallback(api::not_found)
+            .layer(DefaultBodyLimit::max(64 * 1024))
+            .layer(middleware::from_fn(security_headers))
+            .with_state(self)
+    }
+}
+
+/// `X-Frame-Options` and a content-security policy on every HTML page.
+async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html {
+        let h = response.headers_mut();
+        h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+            ),
+        );
+        h.insert(
+            "x-content-type-options",
+            HeaderValue::from_static("nosniff"),
+        );
+    }
+    response
+}
+
+/// Bind `addr` and serve `site` until `shutdown` completes. Returns the address bound
+/// (useful with port 0) once listening, through `bound`.
+pub async fn serve(
+    addr: SocketAddr,
+    site: Site,
+    bound: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on {addr}: another program is already using this port"),
+            )
+        } else {
+            std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
+        }
+    })?;
+    bound(listener.local_addr()?);
+    axum::serve(listener, site.router())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

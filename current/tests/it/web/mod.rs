@@ -1,0 +1,4 @@
+//! The web server over a real engine and a real socket: pages, the JSON API, security.
+
+mod http;
+mod pages;
