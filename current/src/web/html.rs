@@ -25,7 +25,7 @@ pub fn head(title: &str, refresh: Option<u32>) -> String {
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">{refresh}<title>{} - current</title>\
          <style>{STYLE}</style></head><body>\
-         <nav><b>current</b> <a href=\"/\">Pipeline</a> <a href=\"/jobs\">Jobs</a> \
+         <nav><b>current</b> <a href=\"/\">Pipeline</a> <a href=\"/jobs\">Jobs</a> <a href=\"/query\">Query</a> \
          <a href=\"/api/state\">API</a></nav><main>",
         escape(title)
     )

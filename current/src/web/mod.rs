@@ -22,12 +22,17 @@
 //! | `GET /api/job/<date>/<name>/log?start=N` | its log from byte N (negative: from the end) |
 //! | `POST /api/job/<date>/<name>/{cancel,rebuild,approve}` | its actions |
 //! | `GET, POST /api/confirm` | the confirmation threshold (`{"level": "average"}` or `null`) |
+//! | `GET /query?op=&ok=&rebuild=&date=` | finished results, filtered |
+//! | `GET /api/ops` | the operations with stored results |
+//! | `GET /api/query?op=&ok=&rebuild=&date=` | finished results as JSON |
+//! | `POST /api/rebuild-all` | `{"jobs": [...]}`: rebuild those still live |
 //! | `GET /metrics` | Prometheus text |
 
 mod api;
 mod html;
 mod jobs;
 mod pages;
+mod query;
 pub mod render;
 
 use std::net::SocketAddr;
@@ -79,6 +84,10 @@ impl Site {
             .route("/api/job/{date}/{name}/log", get(api::log))
             .route("/api/job/{date}/{name}/{action}", post(api::job_action))
             .route("/api/confirm", get(api::confirm_get).post(api::confirm_set))
+            .route("/query", get(query::page))
+            .route("/api/ops", get(query::ops))
+            .route("/api/query", get(query::query))
+            .route("/api/rebuild-all", post(query::rebuild_all))
             .route("/metrics", get(api::metrics))
             .fallback(api::not_found)
             .layer(DefaultBodyLimit::max(64 * 1024))

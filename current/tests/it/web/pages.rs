@@ -276,3 +276,64 @@ fn bad_requests_get_a_clean_4xx() {
         metrics.body
     );
 }
+
+#[test]
+fn finished_results_can_be_queried_and_rebuilt_in_bulk() {
+    let s = served("web-query", Renderer::Builtin);
+    let greet = job_of(&s, "greet");
+    let ops = s.get("/api/ops");
+    assert_eq!(
+        ops.body, "[\"it::web::pages::greet\"]",
+        "only finished results are stored"
+    );
+    let ok = s.get("/api/query?ok=true&op=it::web::pages::greet");
+    assert!(
+        ok.body.contains(&format!("\"job\":\"{greet}\"")),
+        "{}",
+        ok.body
+    );
+    assert!(ok.body.contains("\"build\":0"), "{}", ok.body);
+    assert_eq!(s.get("/api/query?ok=false").body, "[]");
+    assert_eq!(s.get("/api/query?ok=maybe").status, 400);
+    assert_eq!(
+        s.get("/api/query?date=2026*").status,
+        400,
+        "globs are refused"
+    );
+    let page = s.get("/query?ok=true");
+    assert!(
+        page.body
+            .contains(&format!("<a href=\"/job/{greet}\">{greet}</a>")),
+        "{}",
+        page.body
+    );
+
+    let none = s.post(
+        "/api/rebuild-all",
+        "X-Current-Request: 1\r\n",
+        "{\"jobs\": []}",
+    );
+    assert_eq!(none.status, 400);
+    assert!(none.body.contains("No jobs selected!"));
+    let body = format!("{{\"jobs\": [\"{greet}\", \"2026-01-01/000000-gone-000000\"]}}");
+    let rebuilt = s.post("/api/rebuild-all", "X-Current-Request: 1\r\n", &body);
+    assert_eq!(rebuilt.status, 200, "{rebuilt:?}");
+    assert!(
+        rebuilt
+            .body
+            .contains("\"not_rebuilt\":[\"2026-01-01/000000-gone-000000\"]"),
+        "{}",
+        rebuilt.body
+    );
+    s.engine()
+        .wait_until(
+            |snap| {
+                snap.jobs
+                    .iter()
+                    .filter(|j| j.contains("-greet-"))
+                    .any(|j| *j != greet)
+            },
+            DEADLINE,
+        )
+        .expect("a new greet job");
+}
