@@ -1,4 +1,5 @@
 //! The web server over a real engine and a real socket: pages, the JSON API, security.
 
+mod ctl;
 mod http;
 mod pages;

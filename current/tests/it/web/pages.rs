@@ -22,7 +22,7 @@ async fn deploy(_job: &Job, what: String) -> Result<String, String> {
     Ok(what)
 }
 
-type Out = (String, String);
+pub(super) type Out = (String, String);
 
 /// Whether graphviz's `dot` can run; without it (outside CI) the test says so and skips.
 fn dot_available() -> bool {
@@ -37,7 +37,7 @@ fn dot_available() -> bool {
     found
 }
 
-fn served(name: &str, renderer: Renderer) -> Served<Out> {
+pub(super) fn served(name: &str, renderer: Renderer) -> Served<Out> {
     let s = Served::start(
         name,
         Config::new(Some(Level::AboveAverage)),
@@ -59,7 +59,7 @@ fn served(name: &str, renderer: Renderer) -> Served<Out> {
     s
 }
 
-fn job_of(s: &Served<Out>, label: &str) -> String {
+pub(super) fn job_of(s: &Served<Out>, label: &str) -> String {
     s.engine()
         .snapshot()
         .jobs
