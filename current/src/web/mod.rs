@@ -26,6 +26,10 @@
 //! | `GET /api/ops` | the operations with stored results |
 //! | `GET /api/query?op=&ok=&rebuild=&date=` | finished results as JSON |
 //! | `POST /api/rebuild-all` | `{"jobs": [...]}`: rebuild those still live |
+//! | `GET, POST /log-rules`, `POST /log-rules/remove` | the log rules: list, add, remove |
+//! | `GET, POST /api/log-rules` | list; add `{"pattern", "report", "score"}` |
+//! | `POST /api/log-rules/remove` | `{"pattern"}` |
+//! | `POST /api/log-rules/test` | `{"pattern"}`: the jobs of the last 10,000 results whose logs it matches |
 //! | `GET /metrics` | Prometheus text |
 
 mod api;
@@ -34,6 +38,7 @@ mod jobs;
 mod pages;
 mod query;
 pub mod render;
+mod rules;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,7 +46,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Request};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -88,6 +93,11 @@ impl Site {
             .route("/api/ops", get(query::ops))
             .route("/api/query", get(query::query))
             .route("/api/rebuild-all", post(query::rebuild_all))
+            .route("/log-rules", get(rules::page).post(rules::page_add))
+            .route("/log-rules/remove", post(rules::page_remove))
+            .route("/api/log-rules", get(rules::api_list).post(rules::api_add))
+            .route("/api/log-rules/remove", post(rules::api_remove))
+            .route("/api/log-rules/test", post(rules::api_test))
             .route("/metrics", get(api::metrics))
             .fallback(api::not_found)
             .layer(DefaultBodyLimit::max(64 * 1024))
@@ -96,8 +106,17 @@ impl Site {
     }
 }
 
-/// `X-Frame-Options` and a content-security policy on every HTML page.
+/// Refuse a POST whose `Origin` (or, without one, `Referer`) names another site than the
+/// `Host` it was sent to: a cross-site form. Then put `X-Frame-Options` and a
+/// content-security policy on every HTML page.
 async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Response {
+    if request.method() == axum::http::Method::POST && cross_site(request.headers()) {
+        return (
+            axum::http::StatusCode::FORBIDDEN,
+            "Cross-site request refused",
+        )
+            .into_response();
+    }
     let mut response = next.run(request).await;
     let is_html = response
         .headers()
@@ -119,6 +138,23 @@ async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Res
         );
     }
     response
+}
+
+fn cross_site(headers: &axum::http::HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let from = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|h| h.to_str().ok());
+    match (from, host) {
+        (None, _) => false,
+        (Some(from), Some(host)) => {
+            let rest = from.split_once("://").map_or(from, |(_, r)| r);
+            let origin_host = rest.split('/').next().unwrap_or("");
+            origin_host != host
+        }
+        (Some(_), None) => true,
+    }
 }
 
 /// Bind `addr` and serve `site` until `shutdown` completes. Returns the address bound

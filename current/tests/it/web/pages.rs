@@ -337,3 +337,59 @@ fn finished_results_can_be_queried_and_rebuilt_in_bulk() {
         )
         .expect("a new greet job");
 }
+
+#[test]
+fn log_rules_are_listed_added_tested_and_removed() {
+    let s = served("web-rules", Renderer::Builtin);
+    assert_eq!(s.get("/api/log-rules").body, "[]");
+    let h = "X-Current-Request: 1\r\n";
+    let added = s.post(
+        "/api/log-rules",
+        h,
+        r#"{"pattern": "<hello> (\\w+)", "report": "greeted \\1", "score": 5}"#,
+    );
+    assert_eq!(added.status, 200, "{added:?}");
+    assert_eq!(
+        added.body,
+        r#"[{"pattern":"<hello> (\\w+)","report":"greeted \\1","score":5}]"#
+    );
+    let bad = s.post("/api/log-rules", h, r#"{"pattern": "(unclosed"}"#);
+    assert_eq!(bad.status, 400, "{bad:?}");
+    let tested = s.post("/api/log-rules/test", "", r#"{"pattern": "<hello> \\w+"}"#);
+    assert!(
+        tested.body.contains("\"match\":\"<hello> world\""),
+        "{}",
+        tested.body
+    );
+    assert!(tested.body.contains("\"read\":1"), "{}", tested.body);
+    let page = s.get("/log-rules");
+    assert!(
+        page.body.contains("<code>&lt;hello&gt; (\\w+)</code>"),
+        "{}",
+        page.body
+    );
+    let removed = s.post(
+        "/api/log-rules/remove",
+        h,
+        r#"{"pattern": "<hello> (\\w+)"}"#,
+    );
+    assert_eq!(removed.body, "[]");
+
+    // A form posted from another site is refused; one from the page itself is taken.
+    let cross = s.post(
+        "/log-rules",
+        "Origin: http://evil.example\r\nContent-Type: application/x-www-form-urlencoded\r\n",
+        "pattern=x&report=y&score=1",
+    );
+    assert_eq!(cross.status, 403, "{cross:?}");
+    let own = s.post(
+        "/log-rules",
+        &format!(
+            "Origin: http://{}\r\nContent-Type: application/x-www-form-urlencoded\r\n",
+            s.addr
+        ),
+        "pattern=x&report=y&score=1",
+    );
+    assert_eq!(own.status, 303, "{own:?}");
+    assert!(s.get("/api/log-rules").body.contains("\"pattern\":\"x\""));
+}
