@@ -103,22 +103,23 @@ pub(crate) async fn api_list(State(site): State<Site>) -> Response {
     }
 }
 
-fn guarded(headers: &HeaderMap) -> Result<(), Response> {
+fn guarded(headers: &HeaderMap) -> Result<(), Box<Response>> {
     if headers.contains_key(super::api::REQUEST_HEADER) {
         Ok(())
     } else {
-        Err(failed(
+        Err(Box::new(failed(
             StatusCode::FORBIDDEN,
             format!(
                 "a request that changes something needs the header {}: 1",
                 super::api::REQUEST_HEADER
             ),
-        ))
+        )))
     }
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| failed(StatusCode::BAD_REQUEST, e.to_string()))
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body)
+        .map_err(|e| Box::new(failed(StatusCode::BAD_REQUEST, e.to_string())))
 }
 
 pub(crate) async fn api_add(
@@ -127,11 +128,11 @@ pub(crate) async fn api_add(
     body: axum::body::Bytes,
 ) -> Response {
     if let Err(r) = guarded(&headers) {
-        return r;
+        return *r;
     }
     let form: RuleForm = match parse(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match add(&site, &form) {
         Ok(()) => api_list(State(site)).await,
@@ -150,11 +151,11 @@ pub(crate) async fn api_remove(
     body: axum::body::Bytes,
 ) -> Response {
     if let Err(r) = guarded(&headers) {
-        return r;
+        return *r;
     }
     let form: PatternForm = match parse(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match remove(&site, &form.pattern) {
         Ok(()) => api_list(State(site)).await,
@@ -165,7 +166,7 @@ pub(crate) async fn api_remove(
 pub(crate) async fn api_test(State(site): State<Site>, body: axum::body::Bytes) -> Response {
     let form: PatternForm = match parse(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match test(&site, &form.pattern, 10_000) {
         Ok((matches, read)) => Json(json!({
