@@ -3,7 +3,7 @@
 //! benchmark of OCurrent's issue on crash safety and performance, with its figures.
 //!
 //! ```text
-//! cargo bench -p current --bench cache -- [N ...] [--state-dir DIR] [--runs R] [--slots K] [--keep]
+//! cargo bench -p current --bench cache -- [N ...] [--state-dir DIR] [--runs R] [--slots K] [--keep] [--macro]
 //! ```
 //!
 //! For each N (by default 1,000, 10,000 and 30,000, and 100,000 too if `CACHE_BENCH_100K`
@@ -35,6 +35,32 @@
 //! `--slots K` makes the builds share a pool of K slots (by default they all run at once,
 //! as OCurrent's do). A run that does not finish within its time limit (30 s + 2 ms per
 //! build) ends the benchmark with the engine's last snapshot.
+//!
+//! # `--macro`: the same builds written with `#[primitive]`
+//!
+//! By default each build is the hand-written [`Builder`] `Trivial`. With `--macro` it is
+//! the `#[primitive]` function `trivial` instead, which does what `Trivial` does: level
+//! `Harmless`, no timeout, the log line `building <key>`, the value `2 * key`. The first
+//! line of the output says which variant ran. What the macro does differently:
+//!
+//! - the body runs inside `job.cancellable(..)` (a `tokio::select!` on the job's cancel
+//!   signal, which subscribes to a watch channel once per job);
+//! - the key's digest covers the function's token digest too (`(TOKENS, key)` rather than
+//!   `key`: 64 bytes more to encode and hash per digest);
+//! - the step's function makes its own `Arc` of the (empty) operation at each call,
+//!   where the hand-written pipeline shares one;
+//! - it is given `Trivial`'s id, `bench-trivial` (`id = ...`), so that the store's keys and
+//!   the job ids are the same; without it the id would be the module path,
+//!   `cache::by_macro::unpooled::trivial`, whose 21 more bytes in every store key and
+//!   digest cost more than everything else here (under callgrind, N = 200: 4.6% more
+//!   instructions than `Trivial` with that id, 1.8% with this one). With an id, the macro
+//!   labels the jobs and the box with the id: the text of a job is `New job: bench-trivial
+//!   <key>` where `Trivial` writes `New job: trivial <key>` (the macro writes
+//!   `"<label> <key>"`, the key rendered by `current::describe`);
+//! - `pool = ...` of `#[primitive]` takes a `Pool`, not an `Option<Pool>`: with `--slots`
+//!   the builds are a second primitive (id `bench-trivial-pooled`, the same body) whose
+//!   pool is one process-wide pool of K slots made at the start, where the
+//!   hand-written builder takes a new pool of K slots for each engine.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -63,6 +89,8 @@ const OCAML: [(usize, f64, f64); 3] = [
 const TARGET_10K: (f64, f64) = (0.3, 0.025);
 
 /// A build that does nothing but start its job and write a line to its log.
+///
+/// It is also written with `#[primitive]` in [`by_macro`] (`--macro`).
 struct Trivial {
     pool: Option<Pool>,
 }
@@ -93,12 +121,73 @@ impl Builder for Trivial {
     }
 }
 
+/// `Trivial` written with `#[primitive]` (`--macro`): twice, as a primitive's pool is a
+/// `Pool` and not an `Option<Pool>`.
+mod by_macro {
+    use std::sync::OnceLock;
+
+    use current::pool::Pool;
+
+    /// The pool of `--slots K` builds: made once, by `main`.
+    pub static POOL: OnceLock<Pool> = OnceLock::new();
+
+    fn bench_pool() -> Pool {
+        POOL.get_or_init(|| Pool::new("bench", 1)).clone()
+    }
+
+    /// Without a pool (no `--slots`).
+    pub mod unpooled {
+        use current::job::Job;
+        use current::primitive;
+
+        /// A build that does nothing but start its job and write a line to its log.
+        #[primitive(id = "bench-trivial", level = Harmless)]
+        pub async fn trivial(job: &Job, key: u64) -> Result<u64, String> {
+            job.log(format_args!("building {key}"));
+            Ok(key.wrapping_mul(2))
+        }
+    }
+
+    /// With the pool of `--slots`.
+    pub mod pooled {
+        use super::bench_pool;
+        use current::job::Job;
+        use current::primitive;
+
+        /// A build that does nothing but start its job and write a line to its log.
+        #[primitive(id = "bench-trivial-pooled", level = Harmless, pool = bench_pool())]
+        pub async fn trivial(job: &Job, key: u64) -> Result<u64, String> {
+            job.log(format_args!("building {key}"));
+            Ok(key.wrapping_mul(2))
+        }
+    }
+}
+
+/// Which builds the pipeline is made of.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// The hand-written `Trivial`.
+    Hand,
+    /// `#[primitive] trivial` (`--macro`).
+    Macro,
+}
+
+impl Variant {
+    fn describe(self) -> &'static str {
+        match self {
+            Variant::Hand => "hand-written Builder `Trivial`",
+            Variant::Macro => "#[primitive] fn `trivial` (--macro)",
+        }
+    }
+}
+
 struct Args {
     ns: Vec<usize>,
     base: PathBuf,
     runs: Option<usize>,
     slots: Option<usize>,
     keep: bool,
+    variant: Variant,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -107,6 +196,7 @@ fn parse_args() -> Result<Args, String> {
     let mut runs = None;
     let mut slots = None;
     let mut keep = false;
+    let mut variant = Variant::Hand;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -127,6 +217,7 @@ fn parse_args() -> Result<Args, String> {
                 )
             }
             "--keep" => keep = true,
+            "--macro" => variant = Variant::Macro,
             // What `cargo bench` passes (`--bench`), and filters meant for other benches.
             _ if arg.starts_with("--") => {}
             _ => ns.push(
@@ -151,6 +242,7 @@ fn parse_args() -> Result<Args, String> {
         runs,
         slots,
         keep,
+        variant,
     })
 }
 
@@ -173,19 +265,41 @@ fn run_engine(
     dir: &Path,
     n: usize,
     slots: Option<usize>,
+    variant: Variant,
     what: &str,
 ) -> Result<(Duration, u64, u64), Failure> {
     let rt = tokio::runtime::Runtime::new().map_err(|e| format!("tokio: {e}"))?;
-    let builder = Arc::new(Trivial {
-        pool: slots.map(|k| Pool::new("bench", k)),
-    });
     let limit = Duration::from_secs(30) + Duration::from_millis(2) * n as u32;
     let options = EngineOptions::new(dir, rt.handle().clone());
-    let start = Instant::now();
-    let engine = Engine::start(options, move || {
-        Term::all((0..n as u64).map(|key| cache::build(&builder, &Term::value(key)).ignore_value()))
-    })
-    .map_err(|e| format!("{what}: cannot start the engine: {e}"))?;
+    let (start, engine) = match variant {
+        Variant::Hand => {
+            let builder = Arc::new(Trivial {
+                pool: slots.map(|k| Pool::new("bench", k)),
+            });
+            let start = Instant::now();
+            let engine = Engine::start(options, move || {
+                Term::all(
+                    (0..n as u64)
+                        .map(|key| cache::build(&builder, &Term::value(key)).ignore_value()),
+                )
+            });
+            (start, engine)
+        }
+        Variant::Macro => {
+            let start = Instant::now();
+            let engine = Engine::start(options, move || {
+                Term::all((0..n as u64).map(|key| {
+                    let key = Term::value(key);
+                    match slots {
+                        None => by_macro::unpooled::trivial(&key).ignore_value(),
+                        Some(_) => by_macro::pooled::trivial(&key).ignore_value(),
+                    }
+                }))
+            });
+            (start, engine)
+        }
+    };
+    let engine = engine.map_err(|e| format!("{what}: cannot start the engine: {e}"))?;
     let done = engine.wait_until(|s| s.result.is_ok() || s.stats.failed > 0, limit);
     let elapsed = start.elapsed();
     let snapshot = match done {
@@ -202,7 +316,15 @@ fn run_engine(
     if let Err(e) = snapshot.result {
         return Err(format!("{what}, N = {n}: the pipeline failed: {e}"));
     }
-    let counters = cache::counters::<cache::Build<Trivial>>(engine.context());
+    let counters = match (variant, slots) {
+        (Variant::Hand, _) => cache::counters::<cache::Build<Trivial>>(engine.context()),
+        (Variant::Macro, None) => {
+            cache::counters::<cache::Build<by_macro::unpooled::trivial::Op>>(engine.context())
+        }
+        (Variant::Macro, Some(_)) => {
+            cache::counters::<cache::Build<by_macro::pooled::trivial::Op>>(engine.context())
+        }
+    };
     let hits = counters.hits.load(Ordering::Relaxed);
     let builds = counters.builds.load(Ordering::Relaxed);
     engine
@@ -212,12 +334,17 @@ fn run_engine(
     Ok((elapsed, hits, builds))
 }
 
-fn measure(dir: &Path, n: usize, slots: Option<usize>) -> Result<Figures, Failure> {
-    let (cold, _, builds) = run_engine(dir, n, slots, "cold")?;
+fn measure(
+    dir: &Path,
+    n: usize,
+    slots: Option<usize>,
+    variant: Variant,
+) -> Result<Figures, Failure> {
+    let (cold, _, builds) = run_engine(dir, n, slots, variant, "cold")?;
     if builds != n as u64 {
         return Err(format!("cold, N = {n}: {builds} builds, not {n}"));
     }
-    let (warm, hits, builds) = run_engine(dir, n, slots, "warm")?;
+    let (warm, hits, builds) = run_engine(dir, n, slots, variant, "warm")?;
     if builds != 0 || hits != n as u64 {
         return Err(format!(
             "warm, N = {n}: {builds} builds and {hits} hits, not 0 and {n}"
@@ -332,9 +459,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let (Variant::Macro, Some(k)) = (args.variant, args.slots) {
+        let _ = by_macro::POOL.set(Pool::new("bench", k));
+    }
     println!(
         "cache bench: N trivial cached builds, cold (empty database) then warm (new engine, \
-         every build a cache hit); state under {}{}",
+         every build a cache hit); builds: {}; state under {}{}",
+        args.variant.describe(),
         args.base.display(),
         args.slots.map_or(String::new(), |k| format!(
             "; builds share a pool of {k} slots"
@@ -347,7 +478,7 @@ fn main() -> ExitCode {
         let mut all = Vec::new();
         for run in 0..runs {
             let dir = args.base.join(format!("n{n}-run{run}"));
-            match measure(&dir, n, args.slots) {
+            match measure(&dir, n, args.slots, args.variant) {
                 Ok(f) => {
                     println!(
                         "N = {:>7}, run {run}: cold {:.3} s, warm {:.1} ms, open {:.1} ms",
@@ -372,7 +503,9 @@ fn main() -> ExitCode {
         };
         rows.push((n, runs, f));
     }
-    println!("\nmedians (OCaml: 1,000: 0.12 s / 12 ms; 10,000: 2.76 s / 0.22 s; 30,000: 13.6 s / 0.99 s; target: 10x better)");
+    println!("\nmedians, {} (OCaml: 1,000: 0.12 s / 12 ms; 10,000: 2.76 s / 0.22 s; 30,000: 13.6 s / 0.99 s; target: 10x better)",
+        args.variant.describe()
+    );
     print!("{}", table(&rows));
     if let Some(e) = failed {
         eprintln!("cache bench: {e}");
