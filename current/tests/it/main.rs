@@ -7,5 +7,6 @@ mod macros;
 mod plugins;
 mod runtime;
 mod store;
+mod support;
 mod term;
 mod web;

@@ -26,6 +26,7 @@ use current::{Config, Level};
 use tokio::sync::oneshot;
 
 use super::StateDir;
+use crate::support::runtime;
 
 /// How long a test waits for something before it fails (real time: a guard against a
 /// hang, never a measure of behaviour).
@@ -374,14 +375,6 @@ fn poll(what: impl std::fmt::Display, mut cond: impl FnMut() -> bool, state: imp
         }
         pause();
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
 }
 
 /// An engine over `dir` on a manual clock, with the confirmation settings `config`.

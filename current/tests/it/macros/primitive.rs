@@ -17,6 +17,7 @@ use current::{primitive, Config, Level};
 use serde::{Deserialize, Serialize};
 
 use crate::store::StateDir;
+use crate::support::runtime;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -87,14 +88,6 @@ async fn guarded(_job: &Job, n: u64) -> Result<u64, String> {
 fn pool() -> Pool {
     static POOL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
     POOL.get_or_init(|| Pool::new("guarded", 1)).clone()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
 }
 
 fn wait<T: Clone + PartialEq + std::fmt::Debug + Send + Sync + 'static>(

@@ -10,16 +10,9 @@ use current::term::{ErrorKind, Term};
 use current::var::Var;
 
 use crate::store::StateDir;
+use crate::support::runtime;
 
 const DEADLINE: Duration = Duration::from_secs(30);
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
 
 #[test]
 fn contents_follow_the_file() {

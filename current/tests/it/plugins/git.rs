@@ -10,16 +10,9 @@ use current::plugins::git::{self, Commit, Local};
 use current::term::ErrorKind;
 
 use crate::store::StateDir;
+use crate::support::runtime;
 
 const DEADLINE: Duration = Duration::from_secs(30);
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
 
 fn run_git(repo: &Path, args: &[&str]) -> String {
     let out = Command::new("git")

@@ -11,14 +11,7 @@ use current::term::{analysis, Active, ErrorKind, Executor, Observed, Outcome, Te
 use current::var::Var;
 
 use super::job::{t0, StateDir, DEADLINE};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
+use crate::support::runtime;
 
 fn start<T: Clone + std::fmt::Debug + Send + Sync + 'static>(
     rt: &tokio::runtime::Runtime,
