@@ -77,10 +77,12 @@ impl<O: Operation> Registry<O> {
             digest,
             self.counters.clone(),
         )));
-        if let Some(job) = lock(&i).job_id.clone() {
-            register_actions(ctx, &job, &i);
-        }
         map.insert(digest, i.clone());
+        drop(map);
+        let job = lock(&i).job_id.clone();
+        if let Some(job) = job {
+            register_actions(ctx, &job, &i, digest);
+        }
         i
     }
 
@@ -533,7 +535,7 @@ impl<O: Operation> Instance<O> {
         i.counters.builds.fetch_add(1, Ordering::Relaxed);
         job.log(format_args!("New job: {}", i.op.pp(&i.key, &value)));
         i.job_id = Some(job.id().to_string());
-        register_actions(&i.ctx, job.id().as_str(), this);
+        register_actions(&i.ctx, job.id().as_str(), this, i.digest);
         i.state = State::Active {
             job: job.clone(),
             value: want,
@@ -760,39 +762,75 @@ pub trait JobActions: Send + Sync {
     fn is_live(&self) -> bool;
 }
 
-struct InstanceActions<O: Operation>(Weak<Mutex<Instance<O>>>);
+/// The actions of a job: they act on the job's key, through the instance that ran the job
+/// or, if that one was let go since (released while idle and loaded again), through the
+/// key's instance now.
+struct InstanceActions<O: Operation> {
+    instance: Weak<Mutex<Instance<O>>>,
+    ctx: Weak<crate::context::Inner>,
+    digest: Digest,
+}
+
+impl<O: Operation> InstanceActions<O> {
+    fn live(&self) -> Option<Arc<Mutex<Instance<O>>>> {
+        self.instance.upgrade().or_else(|| {
+            let ctx = Context(self.ctx.upgrade()?);
+            ctx.extension::<Registry<O>>().get(&self.digest)
+        })
+    }
+}
 
 impl<O: Operation> JobActions for InstanceActions<O> {
     fn describe(&self) -> String {
-        match self.0.upgrade() {
+        match self.live() {
             Some(i) => lock(&i).describe(),
             None => format!("{} (no longer in memory)", O::LABEL),
         }
     }
 
     fn rebuild(&self) -> Option<String> {
-        Instance::rebuild(&self.0.upgrade()?)
+        Instance::rebuild(&self.live()?)
     }
 
     fn is_live(&self) -> bool {
-        self.0.strong_count() > 0
+        self.live().is_some()
     }
 }
 
 /// The actions of each job an instance has shown, by job id.
 #[derive(Default)]
-pub(crate) struct ActionsByJob(pub(crate) Mutex<HashMap<String, Arc<dyn JobActions>>>);
+pub(crate) struct ActionsByJob(pub(crate) Mutex<HashMap<String, JobEntry>>);
 
-fn register_actions<O: Operation>(ctx: &Context, job_id: &str, this: &Arc<Mutex<Instance<O>>>) {
+/// A job's actions, and the instance that ran it (to forget jobs whose instance is gone
+/// without taking any other lock).
+pub(crate) struct JobEntry {
+    pub(crate) actions: Arc<dyn JobActions>,
+    held: Weak<dyn std::any::Any + Send + Sync>,
+}
+
+fn register_actions<O: Operation>(
+    ctx: &Context,
+    job_id: &str,
+    this: &Arc<Mutex<Instance<O>>>,
+    digest: Digest,
+) {
     let actions = ctx.extension::<ActionsByJob>();
     let mut map = actions.0.lock().unwrap_or_else(|e| e.into_inner());
     // Forget the jobs of keys gone from memory now and then, so the map stays small.
     if map.len() >= 64 && map.len().is_power_of_two() {
-        map.retain(|_, a| a.is_live());
+        map.retain(|_, e| e.held.strong_count() > 0);
     }
+    let held: Weak<dyn std::any::Any + Send + Sync> = Arc::downgrade(this) as _;
     map.insert(
         job_id.to_string(),
-        Arc::new(InstanceActions(Arc::downgrade(this))),
+        JobEntry {
+            actions: Arc::new(InstanceActions {
+                instance: Arc::downgrade(this),
+                ctx: Arc::downgrade(&ctx.0),
+                digest,
+            }),
+            held,
+        },
     );
 }
 

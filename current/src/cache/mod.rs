@@ -214,7 +214,7 @@ pub fn run_with<O: Operation>(
 pub fn job_actions(ctx: &Context, job_id: &str) -> Option<Arc<dyn JobActions>> {
     let actions = ctx.extension::<ActionsByJob>();
     let map = actions.0.lock().unwrap_or_else(|e| e.into_inner());
-    map.get(job_id).cloned()
+    map.get(job_id).map(|e| e.actions.clone())
 }
 
 /// Forget the result of `key`: its record is flagged, and if the key is in memory and no
