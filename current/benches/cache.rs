@@ -52,8 +52,8 @@
 //! - it is given `Trivial`'s id, `bench-trivial` (`id = ...`), so that the store's keys and
 //!   the job ids are the same; without it the id would be the module path,
 //!   `cache::by_macro::unpooled::trivial`, whose 21 more bytes in every store key and
-//!   digest cost more than everything else here (under callgrind, N = 200: 4.6% more
-//!   instructions than `Trivial` with that id, 1.8% with this one). With an id, the macro
+//!   digest cost more than everything else here (under callgrind, N = 200: 4.7% more
+//!   instructions than `Trivial` with that id, 2.0% with this one). With an id, the macro
 //!   labels the jobs and the box with the id: the text of a job is `New job: bench-trivial
 //!   <key>` where `Trivial` writes `New job: trivial <key>` (the macro writes
 //!   `"<label> <key>"`, the key rendered by `current::describe`);
