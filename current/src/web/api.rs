@@ -19,13 +19,13 @@ use super::Site;
 /// cannot send it.
 pub const REQUEST_HEADER: &str = "x-current-request";
 
-fn error(r: Refusal) -> Response {
+pub(crate) fn error(r: Refusal) -> Response {
     let (status, msg) = r;
     (status, Json(json!({ "error": msg }))).into_response()
 }
 
 /// Refuse a POST without [`REQUEST_HEADER`].
-fn checked(headers: &HeaderMap) -> Result<(), Refusal> {
+pub(crate) fn checked(headers: &HeaderMap) -> Result<(), Refusal> {
     if headers.contains_key(REQUEST_HEADER) {
         Ok(())
     } else {

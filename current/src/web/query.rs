@@ -95,12 +95,8 @@ pub(crate) async fn rebuild_all(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !headers.contains_key(super::api::REQUEST_HEADER) {
-        return (
-            StatusCode::FORBIDDEN,
-            Json(json!({ "error": format!("a request that changes something needs the header {}: 1", super::api::REQUEST_HEADER) })),
-        )
-            .into_response();
+    if let Err(r) = super::api::checked(&headers) {
+        return super::api::error(r);
     }
     let jobs: Vec<String> = match serde_json::from_slice::<Value>(&body) {
         Ok(v) => match v["jobs"].as_array() {

@@ -103,20 +103,6 @@ pub(crate) async fn api_list(State(site): State<Site>) -> Response {
     }
 }
 
-fn guarded(headers: &HeaderMap) -> Result<(), Box<Response>> {
-    if headers.contains_key(super::api::REQUEST_HEADER) {
-        Ok(())
-    } else {
-        Err(Box::new(failed(
-            StatusCode::FORBIDDEN,
-            format!(
-                "a request that changes something needs the header {}: 1",
-                super::api::REQUEST_HEADER
-            ),
-        )))
-    }
-}
-
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Box<Response>> {
     serde_json::from_slice(body)
         .map_err(|e| Box::new(failed(StatusCode::BAD_REQUEST, e.to_string())))
@@ -127,8 +113,8 @@ pub(crate) async fn api_add(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = guarded(&headers) {
-        return *r;
+    if let Err(r) = super::api::checked(&headers) {
+        return super::api::error(r);
     }
     let form: RuleForm = match parse(&body) {
         Ok(f) => f,
@@ -150,8 +136,8 @@ pub(crate) async fn api_remove(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = guarded(&headers) {
-        return *r;
+    if let Err(r) = super::api::checked(&headers) {
+        return super::api::error(r);
     }
     let form: PatternForm = match parse(&body) {
         Ok(f) => f,
