@@ -21,8 +21,11 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
+use std::time::Instant;
+
+use crate::metrics::Timings;
 
 use tokio::sync::oneshot;
 
@@ -44,6 +47,18 @@ struct Inner {
     name: String,
     capacity: usize,
     state: Mutex<State>,
+    wait: Timings,
+    usage: Timings,
+}
+
+/// Every pool of this process that is still in use, for [`all`].
+static POOLS: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
+
+/// Every pool of this process that is still held somewhere (what `/metrics` shows).
+pub fn all() -> Vec<Pool> {
+    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    pools.retain(|p| p.strong_count() > 0);
+    pools.iter().filter_map(Weak::upgrade).map(Pool).collect()
 }
 
 struct State {
@@ -72,7 +87,7 @@ pub struct PoolStats {
 impl Pool {
     /// A pool named `name` (shown in job logs) with `capacity` slots.
     pub fn new(name: impl Into<String>, capacity: usize) -> Pool {
-        Pool(Arc::new(Inner {
+        let inner = Arc::new(Inner {
             name: name.into(),
             capacity,
             state: Mutex::new(State {
@@ -81,7 +96,24 @@ impl Pool {
                 high: VecDeque::new(),
                 low: VecDeque::new(),
             }),
-        }))
+            wait: Timings::default(),
+            usage: Timings::default(),
+        });
+        let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+        pools.retain(|p| p.strong_count() > 0);
+        pools.push(Arc::downgrade(&inner));
+        Pool(inner)
+    }
+
+    /// How long acquirers waited for a slot (zero when one was free at once); a wait
+    /// given up is not counted.
+    pub fn wait_time(&self) -> &Timings {
+        &self.0.wait
+    }
+
+    /// How long slots were held.
+    pub fn use_time(&self) -> &Timings {
+        &self.0.usage
     }
 
     /// The pool's name.
@@ -107,6 +139,7 @@ impl Pool {
                 ticket: None,
                 rx: None,
                 ready: Some(Slot::new(self.clone())),
+                queued: Instant::now(),
             };
         }
         let (tx, rx) = oneshot::channel();
@@ -122,6 +155,7 @@ impl Pool {
             ticket: Some(ticket),
             rx: Some(rx),
             ready: None,
+            queued: Instant::now(),
         }
     }
 
@@ -131,7 +165,10 @@ impl Pool {
         let queued = !state.high.is_empty() || !state.low.is_empty();
         if state.in_use < self.0.capacity && !queued {
             state.in_use += 1;
-            Some(Slot::new(self.clone()))
+            self.0.wait.observe(std::time::Duration::ZERO);
+            let mut slot = Slot::new(self.clone());
+            slot.since = Some(Instant::now());
+            Some(slot)
         } else {
             None
         }
@@ -191,11 +228,17 @@ pub struct Slot {
     pool: Pool,
     /// Whether dropping this slot releases it (not when it is being passed on).
     armed: bool,
+    /// When its holder got it (`None` while it is on its way to a waiter).
+    since: Option<Instant>,
 }
 
 impl Slot {
     fn new(pool: Pool) -> Slot {
-        Slot { pool, armed: true }
+        Slot {
+            pool,
+            armed: true,
+            since: None,
+        }
     }
 
     /// The pool this slot belongs to.
@@ -207,6 +250,9 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         if self.armed {
+            if let Some(since) = self.since {
+                self.pool.0.usage.observe(since.elapsed());
+            }
             self.pool.release();
         }
     }
@@ -224,22 +270,27 @@ pub struct Acquire {
     ticket: Option<u64>,
     rx: Option<oneshot::Receiver<Slot>>,
     ready: Option<Slot>,
+    queued: Instant,
 }
 
 impl Future for Acquire {
     type Output = Slot;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Slot> {
-        if let Some(slot) = self.ready.take() {
+        if let Some(mut slot) = self.ready.take() {
+            self.pool.0.wait.observe(self.queued.elapsed());
+            slot.since = Some(Instant::now());
             return Poll::Ready(slot);
         }
         let Some(rx) = self.rx.as_mut() else {
             return Poll::Pending;
         };
         match Pin::new(rx).poll(cx) {
-            Poll::Ready(Ok(slot)) => {
+            Poll::Ready(Ok(mut slot)) => {
                 self.rx = None;
                 self.ticket = None;
+                self.pool.0.wait.observe(self.queued.elapsed());
+                slot.since = Some(Instant::now());
                 Poll::Ready(slot)
             }
             // The pool holds the sender until it hands over or we withdraw, and both

@@ -5,14 +5,15 @@
 //! records every result in the store before showing it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 
 use crate::context::Context;
 use crate::digest::Digest;
 use crate::incr::panic_message;
 use crate::job::{Job, Phase};
+use crate::metrics::Metrics;
 use crate::pool::Priority;
 use crate::store::Lookup;
 use crate::subscribers::{Shown, Subscribers};
@@ -25,28 +26,19 @@ use super::rules::RulesDb;
 /// The reason given to a job whose result nobody wants any more.
 pub const AUTO_CANCEL: &str = "Auto-cancelling job because it is no longer needed";
 
-/// Hits, misses and builds of one operation, for tests and metrics.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// A wanted key whose stored result could be used.
-    pub hits: AtomicU64,
-    /// A wanted key that needed a job.
-    pub misses: AtomicU64,
-    /// Jobs started.
-    pub builds: AtomicU64,
-}
+pub use crate::metrics::Counters;
 
 /// The instances of one operation type in one engine (a [`Context::extension`]).
 pub(crate) struct Registry<O: Operation> {
     pub(crate) instances: Mutex<HashMap<Digest, Arc<Mutex<Instance<O>>>>>,
-    pub(crate) counters: Arc<Counters>,
+    counters: OnceLock<Arc<Counters>>,
 }
 
 impl<O: Operation> Default for Registry<O> {
     fn default() -> Self {
         Registry {
             instances: Mutex::new(HashMap::new()),
-            counters: Arc::new(Counters::default()),
+            counters: OnceLock::new(),
         }
     }
 }
@@ -54,6 +46,12 @@ impl<O: Operation> Default for Registry<O> {
 impl<O: Operation> Registry<O> {
     fn lock(&self) -> MutexGuard<'_, HashMap<Digest, Arc<Mutex<Instance<O>>>>> {
         self.instances.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The operation's counters, kept in the engine's [`Metrics`].
+    pub(crate) fn counters(&self, ctx: &Context) -> &Arc<Counters> {
+        self.counters
+            .get_or_init(|| Metrics::of(ctx).operation(O::ID))
     }
 
     /// The instance of `digest`, loaded from the database if it is not in memory.
@@ -75,7 +73,7 @@ impl<O: Operation> Registry<O> {
             op,
             key,
             digest,
-            self.counters.clone(),
+            self.counters(ctx).clone(),
         )));
         map.insert(digest, i.clone());
         drop(map);

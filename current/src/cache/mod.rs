@@ -253,7 +253,7 @@ pub fn database(ctx: &Context) -> Result<CacheDb, String> {
 
 /// The hit, miss and build counts of operation `O` in the engine of `ctx`.
 pub fn counters<O: Operation>(ctx: &Context) -> Arc<Counters> {
-    ctx.extension::<Registry<O>>().counters.clone()
+    ctx.extension::<Registry<O>>().counters(ctx).clone()
 }
 
 /// The record database of an engine, opened once.

@@ -42,6 +42,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::context::{Context, Update};
 use crate::incr::{panic_message, Graph};
+use crate::metrics::Metrics;
 use crate::term::{Active, ErrorKind, Executor, Outcome, Stats, Term};
 
 pub use signal::{shutdown_signal, Signals};
@@ -427,7 +428,9 @@ fn run<T: Clone + Debug + 'static>(
     view::ROOT_VIEW.with(|r| *r.borrow_mut() = Some(Rc::new(exec.term().clone())));
     let mut last_result: Option<String> = None;
     let mut step = 0;
+    let metrics = Metrics::of(&ctx);
     loop {
+        let started = Instant::now();
         ctx.next_step();
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| g.propagate())) {
             tracing::error!(
@@ -457,6 +460,7 @@ fn run<T: Clone + Debug + 'static>(
             stats: exec.quick_stats(),
         };
         snapshots.send_replace(snapshot);
+        metrics.evaluation().observe(started.elapsed());
         for look in ctx.take_after_evaluation() {
             apply(&mut g, look);
         }

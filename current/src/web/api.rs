@@ -206,31 +206,7 @@ pub(crate) async fn confirm_set(
 /// Prometheus text (version 0.0.4), with OCurrent's metric names (`current_` for
 /// `ocurrent_`).
 pub(crate) async fn metrics(State(site): State<Site>) -> Response {
-    let s = site.view.summary();
-    let mut out = String::new();
-    out.push_str("# HELP current_core_pipeline_stage_total Stages of the pipeline by state.\n");
-    out.push_str("# TYPE current_core_pipeline_stage_total gauge\n");
-    for (state, n) in [
-        ("ok", s.stats.ok),
-        ("waiting_for_confirmation", s.stats.waiting_for_confirmation),
-        ("ready", s.stats.ready),
-        ("running", s.stats.running),
-        ("failed", s.stats.failed),
-        ("blocked", s.stats.blocked),
-    ] {
-        out.push_str(&format!(
-            "current_core_pipeline_stage_total{{state=\"{state}\"}} {n}\n"
-        ));
-    }
-    out.push_str("# HELP current_core_active_jobs Jobs open now.\n");
-    out.push_str("# TYPE current_core_active_jobs gauge\n");
-    out.push_str(&format!(
-        "current_core_active_jobs {}\n",
-        site.view.context().jobs().len()
-    ));
-    out.push_str("# HELP current_core_evaluations_total Evaluations of the pipeline.\n");
-    out.push_str("# TYPE current_core_evaluations_total counter\n");
-    out.push_str(&format!("current_core_evaluations_total {}\n", s.step));
+    let out = super::metrics::render(&site);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 

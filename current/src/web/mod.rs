@@ -35,6 +35,7 @@
 mod api;
 mod html;
 mod jobs;
+mod metrics;
 mod pages;
 mod query;
 pub mod render;

@@ -217,6 +217,10 @@ fn a_waiter_that_gives_up_leaves_the_queue() {
         stats(1, 0, 0),
         "an unpolled ready slot is let go"
     );
+
+    // Waits and uses are counted for the slots handed over: holder, s1, s3, s5, w6's.
+    assert_eq!(pool.wait_time().count(), 5);
+    assert_eq!(pool.use_time().count(), 5);
 }
 
 #[test]

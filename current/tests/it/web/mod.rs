@@ -2,4 +2,5 @@
 
 mod ctl;
 mod http;
+mod metrics;
 mod pages;
