@@ -60,10 +60,36 @@ pub struct PipelineOptions {
     pub port: u16,
 
     /// The address the web page listens on. Anything but a loopback address shows the
-    /// pipeline, and lets anyone cancel and rebuild its jobs, to whoever can reach it.
+    /// pipeline, and without --auth-users or --auth-token-file lets anyone cancel and
+    /// rebuild its jobs, to whoever can reach it.
     #[cfg(feature = "web")]
     #[arg(long, default_value = "127.0.0.1")]
     pub host: std::net::IpAddr,
+
+    /// The users who may log in to the web page: a file of lines `NAME:HASH:ROLES`, HASH
+    /// an argon2 PHC string (`current-ctl hash-password` makes one), ROLES some of viewer,
+    /// builder, monitor, admin separated by commas. With it, or --auth-token-file, the
+    /// page needs a login for more than --anonymous-role.
+    #[cfg(feature = "web")]
+    #[arg(long, value_name = "FILE")]
+    pub auth_users: Option<PathBuf>,
+
+    /// The bearer tokens of API clients: a file of lines `NAME:TOKEN:ROLES`, each token at
+    /// least 16 characters. Keep it readable by this user only.
+    #[cfg(feature = "web")]
+    #[arg(long, value_name = "FILE")]
+    pub auth_token_file: Option<PathBuf>,
+
+    /// What someone who has not logged in may do when a login is required: none, or
+    /// viewer (see the pipeline, the jobs and their logs).
+    #[cfg(feature = "web")]
+    #[arg(long, value_enum, value_name = "ROLE", default_value = "viewer")]
+    pub anonymous_role: crate::web::Anonymous,
+
+    /// Mark the session cookies Secure: for a page served over HTTPS (through a proxy).
+    #[cfg(feature = "web")]
+    #[arg(long)]
+    pub secure_cookies: bool,
 
     /// How the web page draws the diagram: graphviz's `dot`, or builtin (no clusters).
     /// Default: graphviz if `dot` is installed.
@@ -146,6 +172,15 @@ impl PipelineOptions {
     where
         T: Clone + Debug + PartialEq + Send + Sync + 'static,
     {
+        // A bad users or tokens file stops us before any job starts.
+        #[cfg(feature = "web")]
+        let auth = match self.auth() {
+            Ok(auth) => auth,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let engine = match Engine::start(self.engine_options(runtime), pipeline) {
             Ok(engine) => engine,
             Err(e) => {
@@ -158,7 +193,7 @@ impl PipelineOptions {
             run_once(engine)
         } else {
             #[cfg(feature = "web")]
-            let web = match self.start_web(&engine) {
+            let web = match self.start_web(&engine, auth) {
                 Ok(web) => Some(web),
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -178,23 +213,44 @@ impl PipelineOptions {
 
 #[cfg(feature = "web")]
 impl PipelineOptions {
+    /// Who may do what on the web page: [`Auth::open`](crate::web::Auth::open) without
+    /// --auth-users and --auth-token-file, a login otherwise. A file that cannot be read,
+    /// or has a bad line, is an error naming it and the line.
+    pub fn auth(&self) -> Result<crate::web::Auth, crate::web::AuthError> {
+        use crate::web::{Auth, Tokens, Users};
+        if self.auth_users.is_none() && self.auth_token_file.is_none() {
+            return Ok(Auth::open());
+        }
+        let users = match &self.auth_users {
+            Some(path) => Users::load(path)?,
+            None => Users::new(),
+        };
+        let tokens = match &self.auth_token_file {
+            Some(path) => Tokens::load(path)?,
+            None => Tokens::new(),
+        };
+        Ok(Auth::required(users, tokens)
+            .with_anonymous(self.anonymous_role)
+            .with_secure_cookies(self.secure_cookies))
+    }
+
     /// Start the web server on the engine's runtime; it stops when the returned guard is
     /// dropped. Prints the address it listens on.
-    fn start_web<T>(&self, engine: &Engine<T>) -> Result<WebGuard, String>
+    fn start_web<T>(&self, engine: &Engine<T>, auth: crate::web::Auth) -> Result<WebGuard, String>
     where
         T: Clone + Debug + Send + Sync + 'static,
     {
         use crate::web::{Renderer, Site};
         let renderer = self.renderer.unwrap_or_else(Renderer::detect);
         let addr = std::net::SocketAddr::new(self.host, self.port);
-        if !self.host.is_loopback() {
+        if !self.host.is_loopback() && !auth.is_required() {
             eprintln!(
                 "WARNING: the web page listens on {addr}, which is not a loopback address, and \
                  has no login: anyone who can reach it can see the pipeline and cancel and \
-                 rebuild its jobs."
+                 rebuild its jobs. Give --auth-users (and --auth-token-file) to require one."
             );
         }
-        let site = Site::new(engine.view(), renderer);
+        let site = Site::new(engine.view(), renderer).with_auth(auth);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (bound_tx, bound_rx) = std::sync::mpsc::channel();
         let handle = engine.context().runtime().clone();

@@ -1,7 +1,7 @@
 //! `current-ctl`: the control client of a pipeline's web API (OCurrent's `ocurrent_ctl`).
 //!
 //! ```text
-//! current-ctl [--url http://127.0.0.1:8080] COMMAND
+//! current-ctl [--url http://127.0.0.1:8080] [--token-file FILE] COMMAND
 //! ```
 //!
 //! Commands: `state`, `stats`, `dot`, `jobs`, `ops`, `job-status ID`, `log ID [--follow]`,
@@ -9,6 +9,11 @@
 //! `query [--op OP] [--ok true|false] [--rebuild true|false] [--date PREFIX]`,
 //! `rebuild-all ID...`. Answers are printed as JSON (the log as text); a refusal is
 //! printed to stderr with exit status 1.
+//!
+//! Against a page that needs a login, it sends a bearer token: the first line of
+//! `--token-file FILE`, or else the variable `CURRENT_TOKEN`. `hash-password` reads a
+//! password from its standard input and prints its argon2 hash, for a line of the file of
+//! `--auth-users`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -27,6 +32,10 @@ struct Args {
     /// The pipeline's web address.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
+    /// A file whose first line is a bearer token to send (default: the variable
+    /// CURRENT_TOKEN, if set).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -72,6 +81,8 @@ enum Command {
     },
     /// Rebuild these jobs' keys (those still live).
     RebuildAll { ids: Vec<String> },
+    /// Read a password from standard input (its first line) and print its argon2 hash.
+    HashPassword,
 }
 
 fn main() -> ExitCode {
@@ -85,8 +96,48 @@ fn main() -> ExitCode {
     }
 }
 
+/// The bearer token of `--token-file`, or of `CURRENT_TOKEN`.
+fn token(args: &Args) -> Result<Option<String>, String> {
+    let token = match &args.token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let first = text.lines().next().unwrap_or("").trim().to_string();
+            if first.is_empty() {
+                return Err(format!("{}: the first line has no token", path.display()));
+            }
+            Some(first)
+        }
+        None => std::env::var("CURRENT_TOKEN")
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty()),
+    };
+    if token
+        .as_ref()
+        .is_some_and(|t| t.chars().any(|c| c.is_control() || c.is_whitespace()))
+    {
+        return Err("the token has a space or a control character in it".into());
+    }
+    Ok(token)
+}
+
+fn hash_password() -> Result<(), String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err("no password on standard input".into());
+    }
+    let hash = current::web::hash_password(password).map_err(|e| e.to_string())?;
+    println!("{hash}");
+    Ok(())
+}
+
 fn run(args: &Args) -> Result<(), String> {
-    let api = Api::new(&args.url)?;
+    let api = Api::new(&args.url, token(args)?)?;
     let print = |v: Value| println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     match &args.command {
         Command::State => print(api.get("/api/state")?),
@@ -133,6 +184,7 @@ fn run(args: &Args) -> Result<(), String> {
             let body = serde_json::json!({ "jobs": ids }).to_string();
             print(api.post("/api/rebuild-all", &body)?)
         }
+        Command::HashPassword => hash_password()?,
         Command::Log { id, follow } => {
             let mut start = 0u64;
             loop {
@@ -169,10 +221,11 @@ fn encode(s: &str) -> String {
 /// A minimal HTTP/1.1 client of the API (one request per connection).
 struct Api {
     host: String,
+    token: Option<String>,
 }
 
 impl Api {
-    fn new(url: &str) -> Result<Api, String> {
+    fn new(url: &str, token: Option<String>) -> Result<Api, String> {
         let rest = url
             .strip_prefix("http://")
             .ok_or_else(|| format!("the url {url:?} must start with http://"))?;
@@ -180,14 +233,19 @@ impl Api {
         if host.is_empty() || host.contains('/') {
             return Err(format!("the url {url:?} must be http://HOST:PORT"));
         }
-        Ok(Api { host })
+        Ok(Api { host, token })
     }
 
     fn request(&self, method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
         let mut stream = TcpStream::connect(&self.host)
             .map_err(|e| format!("cannot connect to {}: {e}", self.host))?;
+        let authorization = self
+            .token
+            .as_ref()
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nX-Current-Request: 1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nX-Current-Request: 1\r\n{authorization}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             self.host,
             body.len()
         );

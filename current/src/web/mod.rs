@@ -4,16 +4,25 @@
 //!
 //! It reads the engine through a [`View`]: it never blocks the engine. It binds to
 //! 127.0.0.1 by default. HTML pages carry `X-Frame-Options: DENY` and a
-//! content-security policy; job ids are validated before any path is made of them; API
-//! requests that change something must carry the header `X-Current-Request: 1`, which a
-//! cross-site form cannot send.
+//! content-security policy; job ids are validated before any path is made of them.
+//!
+//! Who may do what is the [`Auth`] of the [`Site`] ([`Site::with_auth`]): by default
+//! ([`Auth::open`]) everyone holds every [`Role`], which is right only on a loopback
+//! address; [`Auth::required`] makes users log in (`/login`) or send a bearer token to
+//! hold more than the anonymous role. The role each route needs is in the README's web
+//! section (and `access::needed`). Every form carries a CSRF token, and a form `POST`
+//! without a valid one is refused; API requests that change something must carry a
+//! bearer token or the header `X-Current-Request: 1`, which a cross-site form cannot send.
 //!
 //! | route | what |
 //! |---|---|
 //! | `GET /` | the pipeline: result, confirmation setting, diagram (`/pipeline.svg`) |
+//! | `POST /set/confirm` | the confirmation level, from the form of `/` (`level=none` or a level) |
+//! | `GET, POST /login`, `POST /logout` | log in (user name and password), log out |
 //! | `GET /pipeline.svg` | the diagram; boxes link to their jobs |
 //! | `GET /jobs` | the active jobs |
-//! | `GET /job/<date>/<name>` | a job: status, actions, log (streamed while it runs) |
+//! | `GET /job/<date>/<name>` | a job: status, its key's builds, actions, log (streamed while it runs; `#L10`, `#L11-L15` highlight lines) |
+//! | `GET /js/line-numbers.js` | the script that highlights those lines |
 //! | `POST /job/<date>/<name>/{rebuild,cancel,start}` | its actions (form buttons) |
 //! | `GET /api/state` | `{"step", "result", "stats", "jobs"}` |
 //! | `GET /api/dot` | the diagram's dot text |
@@ -32,9 +41,12 @@
 //! | `POST /api/log-rules/test` | `{"pattern"}`: the jobs of the last 10,000 results whose logs it matches |
 //! | `GET /metrics` | Prometheus text |
 
+mod access;
 mod api;
+pub mod auth;
 mod html;
 mod jobs;
+mod login;
 mod metrics;
 mod pages;
 mod query;
@@ -53,6 +65,7 @@ use axum::Router;
 
 use crate::engine::View;
 
+pub use auth::{hash_password, Anonymous, Auth, AuthError, Role, Roles, Tokens, Users};
 pub use render::Renderer;
 
 /// What a web server shows and how.
@@ -62,16 +75,30 @@ pub struct Site {
     renderer: Renderer,
     /// The page's name.
     name: Arc<str>,
+    auth: Arc<Auth>,
 }
 
 impl Site {
-    /// A site over the engine behind `view`, drawing with `renderer`.
+    /// A site over the engine behind `view`, drawing with `renderer`, with no login
+    /// ([`Auth::open`]: serve it on a loopback address only).
     pub fn new(view: View, renderer: Renderer) -> Site {
         Site {
             view,
             renderer,
             name: Arc::from("current"),
+            auth: Arc::new(Auth::open()),
         }
+    }
+
+    /// The same site, with `auth` deciding who may do what.
+    pub fn with_auth(mut self, auth: Auth) -> Site {
+        self.auth = Arc::new(auth);
+        self
+    }
+
+    /// Who may do what.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
     }
 
     /// The router of every page and API route.
@@ -79,8 +106,12 @@ impl Site {
         Router::new()
             .route("/", get(pages::index))
             .route("/index.html", get(pages::index))
+            .route("/set/confirm", post(pages::set_confirm))
+            .route("/login", get(login::page).post(login::login))
+            .route("/logout", post(login::logout))
             .route("/pipeline.svg", get(pages::pipeline_svg))
             .route("/jobs", get(pages::jobs))
+            .route("/js/line-numbers.js", get(pages::line_numbers_js))
             .route("/job/{date}/{name}", get(pages::job))
             .route("/job/{date}/{name}/{action}", post(pages::job_action))
             .route("/api/state", get(api::state))
@@ -101,7 +132,8 @@ impl Site {
             .route("/api/log-rules/test", post(rules::api_test))
             .route("/metrics", get(api::metrics))
             .fallback(api::not_found)
-            .layer(DefaultBodyLimit::max(64 * 1024))
+            .layer(DefaultBodyLimit::max(access::BODY_LIMIT))
+            .layer(middleware::from_fn_with_state(self.clone(), access::guard))
             .layer(middleware::from_fn(security_headers))
             .with_state(self)
     }
@@ -159,7 +191,9 @@ fn cross_site(headers: &axum::http::HeaderMap) -> bool {
 }
 
 /// Bind `addr` and serve `site` until `shutdown` completes. Returns the address bound
-/// (useful with port 0) once listening, through `bound`.
+/// (useful with port 0) once listening, through `bound`. Serve a site without a login
+/// ([`Auth::open`]) on a loopback address only: anyone who reaches it may do anything
+/// (the command line's options print a warning when told otherwise).
 pub async fn serve(
     addr: SocketAddr,
     site: Site,

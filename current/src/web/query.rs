@@ -4,14 +4,15 @@
 use std::collections::HashMap;
 
 use axum::extract::{Query as QueryParams, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::{json, Value};
 
 use crate::cache::db::{CacheRecord, Outcome, Query};
 use crate::cache::{self};
 
+use super::access::Identity;
 use super::html::{escape, head, TAIL};
 use super::Site;
 
@@ -90,14 +91,7 @@ pub(crate) async fn query(
 
 /// Rebuild the jobs named in the body (`{"jobs": ["<id>", ...]}`) that are still live:
 /// `{"rebuilt": [...], "not_rebuilt": [...]}`.
-pub(crate) async fn rebuild_all(
-    State(site): State<Site>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = super::api::checked(&headers) {
-        return super::api::error(r);
-    }
+pub(crate) async fn rebuild_all(State(site): State<Site>, body: axum::body::Bytes) -> Response {
     let jobs: Vec<String> = match serde_json::from_slice::<Value>(&body) {
         Ok(v) => match v["jobs"].as_array() {
             Some(a) => a
@@ -136,6 +130,7 @@ fn rebuild_each(site: &Site, jobs: &[String]) -> (Vec<String>, Vec<String>) {
 
 pub(crate) async fn page(
     State(site): State<Site>,
+    Extension(who): Extension<Identity>,
     QueryParams(params): QueryParams<HashMap<String, String>>,
 ) -> Response {
     let found = filters(&params)
@@ -175,7 +170,7 @@ pub(crate) async fn page(
                 status,
                 Html(format!(
                     "{}<h1>Query</h1>{form}<p>{}</p>{TAIL}",
-                    head("Query", None),
+                    head(&who, "Query", None),
                     escape(&e)
                 )),
             )
@@ -204,7 +199,7 @@ pub(crate) async fn page(
     };
     Html(format!(
         "{}<h1>Query</h1>{form}{table}{TAIL}",
-        head("Query", None)
+        head(&who, "Query", None)
     ))
     .into_response()
 }

@@ -1,16 +1,18 @@
 //! Log analysis: the `/log-rules` page and its API, over the rules kept in the store.
 
 use axum::extract::{Form, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::cache::rules::RulesDb;
 use crate::log_rules::{Rule, RuleSet};
 
-use super::html::{escape, head, TAIL};
+use super::access::Identity;
+use super::auth::Role;
+use super::html::{csrf_input, escape, head, TAIL};
 use super::Site;
 
 fn rules_db(site: &Site) -> Result<RulesDb, String> {
@@ -108,14 +110,7 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Box<Response>> 
         .map_err(|e| Box::new(failed(StatusCode::BAD_REQUEST, e.to_string())))
 }
 
-pub(crate) async fn api_add(
-    State(site): State<Site>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = super::api::checked(&headers) {
-        return super::api::error(r);
-    }
+pub(crate) async fn api_add(State(site): State<Site>, body: axum::body::Bytes) -> Response {
     let form: RuleForm = match parse(&body) {
         Ok(f) => f,
         Err(r) => return *r,
@@ -131,14 +126,7 @@ pub(crate) struct PatternForm {
     pattern: String,
 }
 
-pub(crate) async fn api_remove(
-    State(site): State<Site>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = super::api::checked(&headers) {
-        return super::api::error(r);
-    }
+pub(crate) async fn api_remove(State(site): State<Site>, body: axum::body::Bytes) -> Response {
     let form: PatternForm = match parse(&body) {
         Ok(f) => f,
         Err(r) => return *r,
@@ -164,7 +152,12 @@ pub(crate) async fn api_test(State(site): State<Site>, body: axum::body::Bytes) 
     }
 }
 
-pub(crate) async fn page(State(site): State<Site>) -> Response {
+pub(crate) async fn page(
+    State(site): State<Site>,
+    Extension(who): Extension<Identity>,
+) -> Response {
+    let admin = who.holds(Role::Admin);
+    let csrf = csrf_input(&who);
     let rows = match rules_db(&site).and_then(|db| db.list().map_err(|e| e.to_string())) {
         Ok(rules) if rules.is_empty() => "<p>There are no rules.</p>".to_string(),
         Ok(rules) => {
@@ -172,12 +165,19 @@ pub(crate) async fn page(State(site): State<Site>) -> Response {
                 "<table><tr><th>Pattern</th><th>Report</th><th>Score</th><th></th></tr>",
             );
             for r in &rules {
+                let p = escape(&r.pattern);
+                let remove = if admin {
+                    format!(
+                        "<form method=\"post\" action=\"/log-rules/remove\">{csrf}\
+                         <input type=\"hidden\" name=\"pattern\" value=\"{p}\"><button>Remove</button></form>"
+                    )
+                } else {
+                    String::new()
+                };
                 t.push_str(&format!(
-                    "<tr><td><code>{p}</code></td><td>{}</td><td>{}</td><td><form method=\"post\" action=\"/log-rules/remove\">\
-                     <input type=\"hidden\" name=\"pattern\" value=\"{p}\"><button>Remove</button></form></td></tr>",
+                    "<tr><td><code>{p}</code></td><td>{}</td><td>{}</td><td>{remove}</td></tr>",
                     escape(&r.report),
                     r.score,
-                    p = escape(&r.pattern),
                 ));
             }
             t.push_str("</table>");
@@ -185,11 +185,17 @@ pub(crate) async fn page(State(site): State<Site>) -> Response {
         }
         Err(e) => format!("<p>{}</p>", escape(&e)),
     };
-    let add = "<h2>Add a rule</h2><form method=\"post\" action=\"/log-rules\">Pattern <input name=\"pattern\"> \
-               Report <input name=\"report\"> Score <input name=\"score\" value=\"1\" size=\"4\"> <button>Add</button></form>";
+    let add = if admin {
+        format!(
+            "<h2>Add a rule</h2><form method=\"post\" action=\"/log-rules\">{csrf}Pattern <input name=\"pattern\"> \
+             Report <input name=\"report\"> Score <input name=\"score\" value=\"1\" size=\"4\"> <button>Add</button></form>"
+        )
+    } else {
+        String::new()
+    };
     Html(format!(
         "{}<h1>Log analysis</h1>{rows}{add}{TAIL}",
-        head("Log analysis", None)
+        head(&who, "Log analysis", None)
     ))
     .into_response()
 }

@@ -2,11 +2,13 @@
 //! engine with its web server.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use current::clock::Clock;
 use current::engine::{Engine, EngineOptions};
 use current::term::Term;
-use current::web::{self, Renderer, Site};
+use current::web::{self, Auth, Renderer, Site};
 use current::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -29,6 +31,24 @@ impl Response {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// The `name=value` of the cookie `name` this response sets.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .filter_map(|(_, v)| v.split(';').next())
+            .find(|c| c.split_once('=').is_some_and(|(n, _)| n == name))
+            .map(str::to_string)
+    }
+
+    /// The value of the hidden field `csrf` of the first form of the page.
+    pub fn csrf(&self) -> Option<String> {
+        let (_, rest) = self
+            .body
+            .split_once("<input type=\"hidden\" name=\"csrf\" value=\"")?;
+        rest.split_once('"').map(|(token, _)| token.to_string())
+    }
 }
 
 /// Send `request` (a whole HTTP/1.1 request) and read the response to its end.
@@ -46,9 +66,15 @@ pub async fn raw(addr: SocketAddr, request: &[u8]) -> Response {
 }
 
 pub async fn get(addr: SocketAddr, path: &str) -> Response {
+    get_with(addr, path, "").await
+}
+
+/// A GET with more headers (each ending in `\r\n`).
+pub async fn get_with(addr: SocketAddr, path: &str, headers: &str) -> Response {
     raw(
         addr,
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\r\n")
+            .as_bytes(),
     )
     .await
 }
@@ -104,6 +130,13 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
+/// How a [`Served`] engine and site are set up beyond the defaults.
+#[derive(Default)]
+pub struct Setup {
+    pub auth: Option<Auth>,
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
 /// An engine over `pipeline` with its web server on a free port.
 pub struct Served<T: Clone + std::fmt::Debug + Send + Sync + 'static> {
     pub engine: Option<Engine<T>>,
@@ -120,6 +153,17 @@ impl<T: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static> Served<T> {
         renderer: Renderer,
         pipeline: impl FnOnce() -> Term<T> + Send + 'static,
     ) -> Served<T> {
+        Served::start_with(name, config, renderer, Setup::default(), pipeline)
+    }
+
+    /// [`start`](Served::start), with an [`Auth`] or a clock of the test's own.
+    pub fn start_with(
+        name: &str,
+        config: Config,
+        renderer: Renderer,
+        setup: Setup,
+        pipeline: impl FnOnce() -> Term<T> + Send + 'static,
+    ) -> Served<T> {
         let dir = StateDir::new(name);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -128,8 +172,14 @@ impl<T: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static> Served<T> {
             .expect("a tokio runtime");
         let mut options = EngineOptions::new(dir.path(), rt.handle().clone());
         options.config = config;
+        if let Some(clock) = setup.clock {
+            options.clock = clock;
+        }
         let engine = Engine::start(options, pipeline).expect("the engine starts");
-        let site = Site::new(engine.view(), renderer);
+        let mut site = Site::new(engine.view(), renderer);
+        if let Some(auth) = setup.auth {
+            site = site.with_auth(auth);
+        }
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (tx, rx) = std::sync::mpsc::channel();
         rt.spawn(async move {
@@ -164,6 +214,30 @@ impl<T: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static> Served<T> {
 
     pub fn get(&self, path: &str) -> Response {
         self.rt.block_on(get(self.addr, path))
+    }
+
+    pub fn get_with(&self, path: &str, headers: &str) -> Response {
+        self.rt.block_on(get_with(self.addr, path, headers))
+    }
+
+    /// A form's POST: url-encoded `body`, with more `headers`.
+    pub fn post_form(&self, path: &str, headers: &str, body: &str) -> Response {
+        let headers = format!("{headers}Content-Type: application/x-www-form-urlencoded\r\n");
+        self.post(path, &headers, body)
+    }
+
+    /// The `Cookie:` header and the CSRF token of the forms of page `path` (it must have
+    /// one), as a browser with cookie header `cookie` (empty for none) sees them.
+    pub fn form_token(&self, path: &str, cookie: &str) -> (String, String) {
+        let page = self.get_with(path, cookie);
+        let token = page
+            .csrf()
+            .unwrap_or_else(|| panic!("no CSRF token on {path}: {page:?}"));
+        let cookie = match page.cookie("__csrf") {
+            Some(c) => format!("Cookie: {c}\r\n"),
+            None => cookie.to_string(),
+        };
+        (cookie, token)
     }
 
     pub fn post(&self, path: &str, headers: &str, body: &str) -> Response {

@@ -6,7 +6,7 @@ use current::term::{Active, ErrorKind, Term};
 use current::web::Renderer;
 use current::{primitive, Config, Level};
 
-use super::http::{Served, DEADLINE};
+use super::http::{Served, Setup, DEADLINE};
 
 /// Writes a coloured line and finishes.
 #[primitive(level = Harmless)]
@@ -38,10 +38,16 @@ fn dot_available() -> bool {
 }
 
 pub(super) fn served(name: &str, renderer: Renderer) -> Served<Out> {
-    let s = Served::start(
+    served_with(name, renderer, Setup::default())
+}
+
+/// [`served`], set up with `setup`.
+pub(super) fn served_with(name: &str, renderer: Renderer, setup: Setup) -> Served<Out> {
+    let s = Served::start_with(
         name,
         Config::new(Some(Level::AboveAverage)),
         renderer,
+        setup,
         || {
             let greeting = greet(&Term::value("world".to_string()));
             greeting.pair(&deploy(&Term::value("site".to_string())))
@@ -151,7 +157,7 @@ fn a_job_page_streams_its_log_with_colours_and_offers_its_actions() {
         "{}",
         page.body
     );
-    assert!(page.body.contains("/rebuild\"><button>Rebuild</button>"));
+    assert!(page.body.contains("<button>Rebuild</button>"));
     assert!(
         !page.body.contains("<button>Cancel</button>"),
         "a finished job cannot be cancelled"
@@ -212,7 +218,17 @@ fn actions_need_the_request_header_and_act() {
         again.body
     );
 
-    let cancelled = s.post(&format!("/job/{deploy}/cancel"), "", "");
+    let forged = s.post_form(&format!("/job/{deploy}/cancel"), "", "");
+    assert_eq!(
+        forged.status, 403,
+        "a form needs its CSRF token: {forged:?}"
+    );
+    let (cookie, token) = s.form_token("/", "");
+    let cancelled = s.post_form(
+        &format!("/job/{deploy}/cancel"),
+        &cookie,
+        &format!("csrf={token}"),
+    );
     assert_eq!(cancelled.status, 303, "{cancelled:?}");
     s.engine()
         .wait_until(
@@ -355,7 +371,7 @@ fn log_rules_are_listed_added_tested_and_removed() {
     );
     let bad = s.post("/api/log-rules", h, r#"{"pattern": "(unclosed"}"#);
     assert_eq!(bad.status, 400, "{bad:?}");
-    let tested = s.post("/api/log-rules/test", "", r#"{"pattern": "<hello> \\w+"}"#);
+    let tested = s.post("/api/log-rules/test", h, r#"{"pattern": "<hello> \\w+"}"#);
     assert!(
         tested.body.contains("\"match\":\"<hello> world\""),
         "{}",
@@ -376,20 +392,90 @@ fn log_rules_are_listed_added_tested_and_removed() {
     assert_eq!(removed.body, "[]");
 
     // A form posted from another site is refused; one from the page itself is taken.
-    let cross = s.post(
+    let (cookie, token) = s.form_token("/log-rules", "");
+    let form = format!("pattern=x&report=y&score=1&csrf={token}");
+    let cross = s.post_form(
         "/log-rules",
-        "Origin: http://evil.example\r\nContent-Type: application/x-www-form-urlencoded\r\n",
-        "pattern=x&report=y&score=1",
+        &format!("Origin: http://evil.example\r\n{cookie}"),
+        &form,
     );
     assert_eq!(cross.status, 403, "{cross:?}");
-    let own = s.post(
+    let own = s.post_form(
         "/log-rules",
-        &format!(
-            "Origin: http://{}\r\nContent-Type: application/x-www-form-urlencoded\r\n",
-            s.addr
-        ),
-        "pattern=x&report=y&score=1",
+        &format!("Origin: http://{}\r\n{cookie}", s.addr),
+        &form,
     );
     assert_eq!(own.status, 303, "{own:?}");
     assert!(s.get("/api/log-rules").body.contains("\"pattern\":\"x\""));
+}
+
+#[test]
+fn a_job_page_lists_the_builds_of_its_key_and_highlights_line_ranges() {
+    let s = served("web-history", Renderer::Builtin);
+    let greet = job_of(&s, "greet");
+    let page = s.get(&format!("/job/{greet}"));
+    assert!(
+        page.body
+            .contains("<script src=\"/js/line-numbers.js\" defer></script>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.header("content-security-policy")
+            .is_some_and(|v| v.starts_with("default-src 'self';") && !v.contains("script-src")),
+        "scripts from the site itself, and no inline ones: {page:?}"
+    );
+    assert!(
+        page.body.contains(&format!(
+            "<ol id=\"history\"><li><b>#0 {greet} OK (finished "
+        )),
+        "{}",
+        page.body
+    );
+    let js = s.get("/js/line-numbers.js");
+    assert_eq!(js.status, 200);
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(
+        js.body.contains("var RANGE = /^#L(\\d+)(?:-L?(\\d+))?$/;"),
+        "{}",
+        js.body
+    );
+
+    // A rebuild: the new job's page lists both builds, the new one first and in bold.
+    let rebuilt = s.post(
+        &format!("/api/job/{greet}/rebuild"),
+        "X-Current-Request: 1\r\n",
+        "",
+    );
+    assert_eq!(rebuilt.status, 200, "{rebuilt:?}");
+    let new = rebuilt
+        .body
+        .strip_prefix("{\"job\":\"")
+        .and_then(|b| b.strip_suffix("\"}"))
+        .expect("the new job's id")
+        .to_string();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let page = loop {
+        let page = s.get(&format!("/job/{new}"));
+        if page.body.contains("<li><b>#1 ") || std::time::Instant::now() > deadline {
+            break page;
+        }
+        std::thread::yield_now();
+    };
+    assert!(
+        page.body
+            .contains(&format!("<ol id=\"history\"><li><b>#1 {new} OK (finished ")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&format!(
+            "<li><a href=\"/job/{greet}\">#0 {greet} OK (finished "
+        )),
+        "{}",
+        page.body
+    );
 }
