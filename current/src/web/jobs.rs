@@ -55,8 +55,13 @@ impl Found {
             .is_some_and(|j| j.cancelled().is_none() && j.phase() != Phase::Complete)
     }
 
+    /// Only a job that has ended can be rebuilt (OCurrent: an active key has no rebuild).
     pub(crate) fn can_rebuild(&self) -> bool {
-        self.actions.as_ref().is_some_and(|a| a.is_live())
+        let active = self
+            .running
+            .as_ref()
+            .is_some_and(|j| j.phase() != Phase::Complete);
+        !active && self.actions.as_ref().is_some_and(|a| a.is_live())
     }
 
     pub(crate) fn waiting_for_confirmation(&self) -> bool {

@@ -462,7 +462,7 @@ pub(crate) async fn job_action(
     };
     let done = match action.as_str() {
         "rebuild" => found.rebuild().map(|new| format!("/job/{new}")),
-        "cancel" => found.cancel().map(|()| "/".to_string()),
+        "cancel" => found.cancel().map(|()| format!("/job/{}", found.id)),
         "start" => found.approve().map(|()| format!("/job/{}", found.id)),
         _ => Err((StatusCode::NOT_FOUND, format!("No action {action:?}"))),
     };
