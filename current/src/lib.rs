@@ -86,6 +86,7 @@ pub mod engine;
 pub mod job;
 pub mod level;
 pub mod log_rules;
+pub mod long_running;
 pub mod metrics;
 pub mod monitor;
 #[cfg(feature = "plugins")]

@@ -647,7 +647,10 @@ async fn pipeline_page_job_page_log_cancel_and_rebuild() {
         }
     })
     .await;
-    client.goto(&format!("{base}/")).await.expect("the pipeline page");
+    client
+        .goto(&format!("{base}/"))
+        .await
+        .expect("the pipeline page");
     wait_until(
         "the pipeline's result to say the step was cancelled",
         async || {

@@ -301,3 +301,80 @@ fn a_bad_steps_file_is_a_failure_that_names_it() {
         explain(&out)
     );
 }
+
+/// Whether Slurm's commands are here; outside CI the test says so and skips.
+fn slurm_available(test: &str) -> bool {
+    let found = Command::new("sbatch")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: sbatch is not on the PATH and CI is set: run scripts/slurm/slurm-up.sh"
+        );
+        eprintln!("skipping {test}: sbatch is not on the PATH (run scripts/slurm/slurm-up.sh)");
+    }
+    found
+}
+
+/// The steps on a long-running backend: each in its own checkout in its run directory,
+/// its output in its log, a failure's exit code in the result.
+fn steps_on_a_backend(s: &Scratch, backend: &str) {
+    s.write(".current-ci.toml", TWO_STEPS);
+    s.write("src.txt", "v1");
+    s.write("docs.txt", "d1");
+    s.commit("first");
+    let out = s.run(&["--backend", backend]);
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let logs = s.step_logs();
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    let build = &logs
+        .iter()
+        .find(|(t, _)| t == "build")
+        .expect("the build")
+        .1;
+    assert!(
+        build.contains("Submitting long-running job current-"),
+        "{build}"
+    );
+    assert!(build.contains("\nbuilt from v1\n"), "{build}");
+    assert!(build.ends_with("Job succeeded\n"), "{build}");
+    // The checkouts were removed; the run directories keep the output.
+    let runs: Vec<_> = std::fs::read_dir(s.0.join("state").join("run"))
+        .expect("run directories")
+        .flatten()
+        .collect();
+    assert_eq!(runs.len(), 2);
+    for run in &runs {
+        assert!(!run.path().join("checkout").exists());
+        assert_eq!(
+            std::fs::read_to_string(run.path().join("exit")).unwrap(),
+            "0\n"
+        );
+    }
+
+    s.write(
+        ".current-ci.toml",
+        &TWO_STEPS.replace("echo built from $(cat src.txt)", "echo broken; exit 3"),
+    );
+    s.commit("broken");
+    let out = s.run(&["--backend", backend]);
+    assert_eq!(out.status.code(), Some(1), "{}", explain(&out));
+    assert!(stdout(&out).contains("exit code 3"), "{}", explain(&out));
+}
+
+#[test]
+fn steps_run_detached_with_the_local_backend() {
+    let s = Scratch::new("backend-local");
+    steps_on_a_backend(&s, "local");
+}
+
+#[test]
+fn steps_run_on_slurm_with_the_slurm_backend() {
+    if !slurm_available("steps_run_on_slurm_with_the_slurm_backend") {
+        return;
+    }
+    let s = Scratch::new("backend-slurm");
+    steps_on_a_backend(&s, "slurm");
+}

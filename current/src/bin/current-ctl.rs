@@ -7,7 +7,7 @@
 //! Commands: `state`, `stats`, `dot`, `jobs`, `ops`, `job-status ID`, `log ID [--follow]`,
 //! `cancel ID`, `rebuild ID`, `approve ID`, `confirm [LEVEL|none]`,
 //! `query [--op OP] [--ok true|false] [--rebuild true|false] [--date PREFIX]`,
-//! `rebuild-all ID...`. Answers are printed as JSON (the log as text); a refusal is
+//! `rebuild-all ID...`, `backend-query ID QUERY`. Answers are printed as JSON (the log as text); a refusal is
 //! printed to stderr with exit status 1.
 //!
 //! Against a page that needs a login, it sends a bearer token: the first line of
@@ -81,6 +81,9 @@ enum Command {
     },
     /// Rebuild these jobs' keys (those still live).
     RebuildAll { ids: Vec<String> },
+    /// Ask a job's long-running backend: `stdout`, `stderr`, or one of the queries its
+    /// `job-status` lists (`squeue`, `sacct`, `processes`, ...).
+    BackendQuery { id: String, query: String },
     /// Read a password from standard input (its first line) and print its argon2 hash.
     HashPassword,
 }
@@ -146,6 +149,12 @@ fn run(args: &Args) -> Result<(), String> {
         Command::Jobs => print(api.get("/api/jobs")?),
         Command::Ops => print(api.get("/api/ops")?),
         Command::JobStatus { id } => print(api.get(&format!("/api/job/{id}"))?),
+        Command::BackendQuery { id, query } => {
+            print!(
+                "{}",
+                api.get_text(&format!("/api/job/{id}/backend/{query}"))?
+            )
+        }
         Command::Cancel { id } => print(api.post(&format!("/api/job/{id}/cancel"), "")?),
         Command::Rebuild { id } => print(api.post(&format!("/api/job/{id}/rebuild"), "")?),
         Command::Approve { id } => print(api.post(&format!("/api/job/{id}/approve"), "")?),

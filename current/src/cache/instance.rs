@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use crate::context::Context;
 use crate::digest::Digest;
 use crate::incr::panic_message;
-use crate::job::{Job, Phase};
+use crate::job::{Job, Origin, Phase};
 use crate::metrics::Metrics;
 use crate::pool::Priority;
 use crate::store::Lookup;
@@ -543,6 +543,11 @@ impl<O: Operation> Instance<O> {
         };
         let build = i.next_build;
         i.next_build += 1;
+        job.set_origin(Origin {
+            op: O::ID,
+            key: i.digest,
+            build,
+        });
         let ready = i.ctx.clock().now();
         i.publish();
 

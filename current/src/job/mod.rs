@@ -125,6 +125,21 @@ struct Inner {
     cancelled: watch::Sender<Option<String>>,
     approval: Notify,
     state: Mutex<State>,
+    origin: std::sync::OnceLock<Origin>,
+}
+
+/// Which cached result a job builds: its operation, the digest of its key, and the build
+/// number. The same three name the same work across restarts (a build interrupted by a
+/// crash is built again with the same number), which is what makes a long-running job's
+/// hand-off idempotent.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Origin {
+    /// The operation's id.
+    pub op: &'static str,
+    /// The digest of the key.
+    pub key: crate::digest::Digest,
+    /// The build number of the key (0 for its first build).
+    pub build: u64,
 }
 
 #[derive(Default)]
@@ -163,6 +178,7 @@ impl Job {
             cancelled: watch::Sender::new(None),
             approval: Notify::new(),
             state: Mutex::new(State::default()),
+            origin: std::sync::OnceLock::new(),
         }));
         ctx.jobs_lock().insert(id, job.clone());
         Ok(job)
@@ -209,6 +225,21 @@ impl Job {
     /// The job's id.
     pub fn id(&self) -> &JobId {
         &self.0.id
+    }
+
+    /// Which cached result this job builds, when a cache started it.
+    pub fn origin(&self) -> Option<&Origin> {
+        self.0.origin.get()
+    }
+
+    /// Say which cached result this job builds (once; later calls are ignored).
+    pub(crate) fn set_origin(&self, origin: Origin) {
+        let _ = self.0.origin.set(origin);
+    }
+
+    /// The engine this job belongs to, while it runs.
+    pub fn context(&self) -> Option<Context> {
+        self.0.context.upgrade().map(Context)
     }
 
     /// The job's log file.

@@ -61,6 +61,7 @@ pub(crate) fn needed(method: &Method, path: &str) -> Option<Role> {
             Viewer
         }
         ["api", "job", _, _] | ["api", "job", _, _, "log"] if read => Viewer,
+        ["job", _, _, "backend", _] | ["api", "job", _, _, "backend", _] if read => Viewer,
         ["api", "job", _, _, "rebuild" | "cancel"] if post => Builder,
         ["api", "rebuild-all"] if post => Builder,
         // POST /job/../start, /api/job/../approve, /set/confirm, /api/confirm, the log

@@ -96,6 +96,7 @@ pub(crate) async fn job(
             "can_rebuild": f.can_rebuild(),
             "waiting_for_confirmation": f.waiting_for_confirmation(),
             "running": f.running.is_some(),
+            "long_running": super::backend::json(&site, f.id.as_str()),
         }))
         .into_response(),
         Err(r) => error(r),

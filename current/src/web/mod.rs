@@ -44,6 +44,7 @@
 mod access;
 mod api;
 pub mod auth;
+mod backend;
 mod html;
 mod jobs;
 mod login;
@@ -114,11 +115,19 @@ impl Site {
             .route("/js/line-numbers.js", get(pages::line_numbers_js))
             .route("/job/{date}/{name}", get(pages::job))
             .route("/job/{date}/{name}/{action}", post(pages::job_action))
+            .route(
+                "/job/{date}/{name}/backend/{query}",
+                get(backend::page_query),
+            )
             .route("/api/state", get(api::state))
             .route("/api/dot", get(api::dot))
             .route("/api/jobs", get(api::jobs))
             .route("/api/job/{date}/{name}", get(api::job))
             .route("/api/job/{date}/{name}/log", get(api::log))
+            .route(
+                "/api/job/{date}/{name}/backend/{query}",
+                get(backend::api_query),
+            )
             .route("/api/job/{date}/{name}/{action}", post(api::job_action))
             .route("/api/confirm", get(api::confirm_get).post(api::confirm_set))
             .route("/query", get(query::page))

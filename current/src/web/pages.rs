@@ -241,10 +241,11 @@ pub(crate) async fn job(
     );
     let top = format!(
         "{}<script src=\"/js/line-numbers.js\" defer></script><h1>{id}</h1><p id=\"description\">{}</p>\
-         {}<p id=\"actions\">{buttons}</p><pre id=\"log\">",
+         {}{}<p id=\"actions\">{buttons}</p><pre id=\"log\">",
         head(&who, found.id.as_str(), None),
         escape(&found.description()),
         history(&site, found.id.as_str()),
+        super::backend::section(&site, found.id.as_str()),
     );
     log_stream(top, found)
 }
@@ -253,15 +254,26 @@ pub(crate) async fn job(
 const HISTORY: usize = 50;
 
 /// The builds of the key of job `id`, newest first, each linking to its job with its
-/// result and when it finished; `id`'s own in bold. Empty for a job the cache has no
-/// record of (yet: a job still running).
+/// result and when it finished; `id`'s own in bold (a running job's own is not listed
+/// until it finishes). Empty for a job of no cached key.
 fn history(site: &Site, id: &str) -> String {
-    let records = cache::database(site.view.context()).and_then(|db| {
-        let found = db.lookup_job(id).map_err(|e| e.to_string())?;
-        match found {
-            Some(r) => db
-                .history(&r.op, &r.key, HISTORY)
-                .map_err(|e| e.to_string()),
+    let ctx = site.view.context();
+    // A running job has no record yet: its origin names its key.
+    let running = id
+        .parse()
+        .ok()
+        .and_then(|job_id| ctx.lookup_running(&job_id))
+        .and_then(|job| job.origin().map(|o| (o.op.to_string(), o.key)));
+    let records = cache::database(ctx).and_then(|db| {
+        let key = match running {
+            Some(key) => Some(key),
+            None => db
+                .lookup_job(id)
+                .map_err(|e| e.to_string())?
+                .map(|r| (r.op, r.key)),
+        };
+        match key {
+            Some((op, key)) => db.history(&op, &key, HISTORY).map_err(|e| e.to_string()),
             None => Ok(Vec::new()),
         }
     });

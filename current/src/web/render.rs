@@ -197,7 +197,10 @@ fn add_links(svg: &str, mut links: Vec<(String, String)>) -> String {
         };
         let node = &rest[..end];
         let label = tspans(node);
-        match links.iter().position(|(l, _)| !label.is_empty() && *l == label) {
+        match links
+            .iter()
+            .position(|(l, _)| !label.is_empty() && *l == label)
+        {
             Some(i) => {
                 let (_, url) = links.remove(i);
                 out.push_str(&format!(
@@ -219,8 +222,12 @@ fn tspans(fragment: &str) -> String {
     let mut rest = fragment;
     while let Some(at) = rest.find("<tspan") {
         rest = &rest[at..];
-        let Some(open_end) = rest.find('>') else { break };
-        let Some(close) = rest.find("</tspan>") else { break };
+        let Some(open_end) = rest.find('>') else {
+            break;
+        };
+        let Some(close) = rest.find("</tspan>") else {
+            break;
+        };
         if close > open_end {
             lines.push(decode_entities(&rest[open_end + 1..close]));
         }

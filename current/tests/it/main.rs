@@ -3,6 +3,7 @@
 mod cache;
 mod describe;
 mod incr;
+mod long_running;
 mod macros;
 mod plugins;
 mod runtime;

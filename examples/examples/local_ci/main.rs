@@ -35,7 +35,7 @@ use current::term::Term;
 use current::{pipeline, Context};
 
 use plan::Plan;
-use run::{RunStep, StepKey};
+use run::{Backend, RunStep, StepKey};
 
 /// A local CI for a git repository.
 #[derive(Parser)]
@@ -54,8 +54,21 @@ struct Args {
     #[arg(long, conflicts_with = "repo")]
     demo: bool,
 
+    /// Where steps run: `inline` (jobs of this process), `local` (detached processes
+    /// that outlive a restart) or `slurm` (a Slurm cluster sharing the state directory).
+    #[arg(long, value_enum, default_value = "inline")]
+    backend: BackendArg,
+
     #[command(flatten)]
     pipeline: PipelineOptions,
+}
+
+/// The values of `--backend`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BackendArg {
+    Inline,
+    Local,
+    Slurm,
 }
 
 /// The log rules a fresh state directory starts with: what makes a failure's message.
@@ -117,7 +130,7 @@ fn run() -> anyhow::Result<ExitCode> {
             .with_context(|| format!("the repository {}", repo.display()))?,
         (None, false) => anyhow::bail!("give --repo PATH or --demo"),
     };
-    let dirs = Dirs::new(&state_dir, &repo);
+    let dirs = Dirs::new(&state_dir, &repo, args.backend);
     let branch = args.branch.clone();
     println!(
         "local_ci: following {} (state in {})",
@@ -130,22 +143,33 @@ fn run() -> anyhow::Result<ExitCode> {
     }))
 }
 
-/// Where a repository's checkouts and build products go.
+/// Where a repository's checkouts and build products go, and where its steps run.
 #[derive(Clone)]
 struct Dirs {
     work: PathBuf,
     target: PathBuf,
+    backend: Backend,
 }
 
 impl Dirs {
-    fn new(state_dir: &Path, repo: &Path) -> Dirs {
+    fn new(state_dir: &Path, repo: &Path, backend: BackendArg) -> Dirs {
         let name = repo
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "repo".into());
+        let backend = match backend {
+            BackendArg::Inline => Backend::Inline,
+            BackendArg::Local => {
+                Backend::Local(Arc::new(current::long_running::local::Local::default()))
+            }
+            BackendArg::Slurm => {
+                Backend::Slurm(Arc::new(current::long_running::slurm::Slurm::default()))
+            }
+        };
         Dirs {
             work: state_dir.join("work").join(&name),
             target: state_dir.join("target").join(&name),
+            backend,
         }
     }
 }
@@ -191,6 +215,7 @@ fn ci(repo: &Local, branch: Option<&str>, dirs: Dirs) -> Term<()> {
 /// The terms of a plan's steps, each gated on the steps it needs.
 fn steps(plan: &Plan, commit: &Commit, dirs: &Dirs) -> Term<()> {
     let op = Arc::new(RunStep {
+        backend: dirs.backend.clone(),
         commit: commit.clone(),
         work: dirs.work.clone(),
         target: dirs.target.clone(),

@@ -4,11 +4,13 @@
 //! level and timeout.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use current::cache::Builder;
 use current::digest::{key_digest, Digest, EncodeError};
 use current::job::{Job, StartOptions};
+use current::long_running::{self, local::Local, slurm::Slurm, slurm::SlurmSpec, Script};
 use current::plugins::git::{self, Commit};
 use current::process::{self, Command};
 use current::Level;
@@ -49,8 +51,20 @@ impl std::fmt::Display for StepKey {
     }
 }
 
+/// Where steps run.
+#[derive(Clone)]
+pub enum Backend {
+    /// As ordinary jobs of this process.
+    Inline,
+    /// Detached on this machine: they go on while `local_ci` restarts.
+    Local(Arc<Local>),
+    /// On a Slurm cluster that shares the state directory.
+    Slurm(Arc<Slurm>),
+}
+
 /// Runs steps of one commit: their context.
 pub struct RunStep {
+    pub backend: Backend,
     pub commit: Commit,
     /// Where checkouts are made (one per job, removed after it).
     pub work: PathBuf,
@@ -87,6 +101,33 @@ impl Builder for RunStep {
         job.start(key.level, options)
             .await
             .map_err(|e| e.to_string())?;
+        match &self.backend {
+            Backend::Inline => self.run_inline(&job, &key).await,
+            Backend::Local(b) => {
+                let script = self.script(&key);
+                long_running::run(&job, b, &script, ())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            Backend::Slurm(b) => {
+                let script = self.script(&key);
+                let spec = SlurmSpec {
+                    time_limit: key.timeout.map(Duration::from_secs),
+                    ..SlurmSpec::default()
+                };
+                long_running::run(&job, b, &script, spec)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+impl RunStep {
+    /// Check the commit out under `work` and run the step there, in this process.
+    async fn run_inline(&self, job: &Job, key: &StepKey) -> Result<(), String> {
         let dir = self.work.join(job.id().to_string().replace('/', "-"));
         job.log(format_args!(
             "{} at {} in {}",
@@ -95,7 +136,7 @@ impl Builder for RunStep {
             dir.display()
         ));
         let run = async {
-            git::checkout(&job, &self.commit, &dir)
+            git::checkout(job, &self.commit, &dir)
                 .await
                 .map_err(|e| e.to_string())?;
             let mut cmd = Command::new("sh")
@@ -107,7 +148,7 @@ impl Builder for RunStep {
             if let Some(v) = &key.variant {
                 cmd = cmd.env("CI_VARIANT", v);
             }
-            process::exec(&job, &cmd).await.map_err(|e| e.to_string())
+            process::exec(job, &cmd).await.map_err(|e| e.to_string())
         };
         let result = run.await;
         if let Err(e) = std::fs::remove_dir_all(&dir) {
@@ -116,5 +157,36 @@ impl Builder for RunStep {
             }
         }
         result
+    }
+
+    /// The script of a step run by a long-running backend: it makes its own checkout in
+    /// its run directory (so that a job re-attached after a restart keeps its own), runs
+    /// the command there, and removes the checkout.
+    fn script(&self, key: &StepKey) -> Script {
+        let q = |s: &str| process::quote(s);
+        let body = format!(
+            "set -e\n\
+             dir=\"$CURRENT_RUN_DIR/checkout\"\n\
+             rm -rf \"$dir\"\n\
+             git clone --quiet --shared --no-checkout {repo} \"$dir\"\n\
+             git -C \"$dir\" checkout --quiet --detach {hash}\n\
+             cd \"$dir\"\n\
+             set +e\n\
+             sh -c {command}\n\
+             code=$?\n\
+             cd / && rm -rf \"$dir\"\n\
+             exit $code\n",
+            repo = q(&self.commit.repo.display().to_string()),
+            hash = q(&self.commit.hash),
+            command = q(&key.command),
+        );
+        let mut script = Script::new(body)
+            .env("CARGO_TARGET_DIR", self.target.display().to_string())
+            .env("CI_COMMIT", &self.commit.hash)
+            .env("CI_STEP", &key.name);
+        if let Some(v) = &key.variant {
+            script = script.env("CI_VARIANT", v);
+        }
+        script
     }
 }

@@ -2,5 +2,6 @@
 
 mod crash;
 mod graphviz;
+mod long_running;
 mod registry;
 mod signals;

@@ -3,5 +3,6 @@
 mod auth;
 mod ctl;
 mod http;
+mod long_running;
 mod metrics;
 mod pages;
