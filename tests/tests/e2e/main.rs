@@ -2,6 +2,7 @@
 
 mod crash;
 mod graphviz;
+mod load;
 mod long_running;
 mod registry;
 mod signals;
