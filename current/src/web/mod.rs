@@ -209,7 +209,7 @@ pub async fn serve(
     bound: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+    let named = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
             std::io::Error::new(
                 e.kind(),
@@ -218,7 +218,18 @@ pub async fn serve(
         } else {
             std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
         }
-    })?;
+    };
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(named)?;
+    socket.set_reuseaddr(true).map_err(named)?;
+    socket.bind(addr).map_err(named)?;
+    // A deep accept queue: with the default (128), a burst of clients connecting at once
+    // overflows it and each dropped connection is retried a second later.
+    let listener = socket.listen(1024).map_err(named)?;
     bound(listener.local_addr()?);
     axum::serve(listener, site.router())
         .with_graceful_shutdown(shutdown)

@@ -479,3 +479,20 @@ fn a_job_page_lists_the_builds_of_its_key_and_highlights_line_ranges() {
         page.body
     );
 }
+
+#[test]
+fn a_port_in_use_is_refused_with_a_clear_error() {
+    let s = served("web-port-in-use", Renderer::Builtin);
+    let site = current::web::Site::new(s.engine().view(), Renderer::Builtin);
+    // The port of the running server is taken.
+    let err =
+        s.rt.block_on(current::web::serve(s.addr, site, |_| {}, async {}))
+            .expect_err("a second server on the same port");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot listen on {}: another program is already using this port",
+            s.addr
+        )
+    );
+}
