@@ -5,37 +5,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use current::long_running::lsf::{
-    self, CommandLine, JobStatus, Lookup, LsfError, LsfOptions, Processors, StatusReport,
+    self, CommandLine, Lookup, LsfError, LsfOptions, Processors, StatusReport,
 };
 use current::long_running::{Failure, SchedulerState};
 use proptest::prelude::*;
+
+use super::{failed, job};
 
 macro_rules! fixture {
     ($name:literal) => {
         include_str!(concat!("../../fixtures/lsf/", $name))
     };
-}
-
-fn job(
-    id: &str,
-    name: &str,
-    raw_state: &str,
-    state: SchedulerState,
-    exit_status: Option<i32>,
-    reason: Option<&str>,
-) -> JobStatus {
-    JobStatus {
-        id: id.to_string(),
-        name: Some(name.to_string()),
-        raw_state: raw_state.to_string(),
-        state,
-        exit_status,
-        reason: reason.map(str::to_string),
-    }
-}
-
-fn failed(failure: Failure) -> SchedulerState {
-    SchedulerState::Failed(failure)
 }
 
 fn submit(options: &LsfOptions) -> Result<CommandLine, LsfError> {

@@ -13,6 +13,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use current::engine::Engine;
+use current::long_running::pbs::JobStatus;
+use current::long_running::{Failure, SchedulerState};
 
 /// A scratch directory, removed when dropped; the state directory is `state/` in it.
 pub(super) struct Scratch(pub(super) PathBuf);
@@ -92,4 +94,27 @@ pub(super) fn slurm_available(test: &str) -> bool {
         eprintln!("skipping {test}: sbatch is not on the PATH (run scripts/slurm/slurm-up.sh)");
     }
     found
+}
+
+/// A PBS or LSF status entry (both parsers return this type).
+pub(super) fn job(
+    id: &str,
+    name: &str,
+    raw_state: &str,
+    state: SchedulerState,
+    exit_status: Option<i32>,
+    reason: Option<&str>,
+) -> JobStatus {
+    JobStatus {
+        id: id.to_string(),
+        name: Some(name.to_string()),
+        raw_state: raw_state.to_string(),
+        state,
+        exit_status,
+        reason: reason.map(str::to_string),
+    }
+}
+
+pub(super) fn failed(failure: Failure) -> SchedulerState {
+    SchedulerState::Failed(failure)
 }

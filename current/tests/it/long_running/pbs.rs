@@ -10,32 +10,12 @@ use current::long_running::pbs::{
 use current::long_running::{Failure, SchedulerState};
 use proptest::prelude::*;
 
+use super::{failed, job};
+
 macro_rules! fixture {
     ($name:literal) => {
         include_str!(concat!("../../fixtures/pbs/", $name))
     };
-}
-
-fn job(
-    id: &str,
-    name: &str,
-    raw_state: &str,
-    state: SchedulerState,
-    exit_status: Option<i32>,
-    reason: Option<&str>,
-) -> JobStatus {
-    JobStatus {
-        id: id.to_string(),
-        name: Some(name.to_string()),
-        raw_state: raw_state.to_string(),
-        state,
-        exit_status,
-        reason: reason.map(str::to_string),
-    }
-}
-
-fn failed(failure: Failure) -> SchedulerState {
-    SchedulerState::Failed(failure)
 }
 
 const OUT: &str = "/scratch/alice/var/run/job-1/scheduler.out";
