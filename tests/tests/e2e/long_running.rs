@@ -213,6 +213,22 @@ fn runs(s: &Scratch) -> String {
     std::fs::read_to_string(s.path("runs")).unwrap_or_default()
 }
 
+/// A new pipeline over the state directory, the job released: it ends with the job's
+/// result, the job having run once; the stored handles then.
+fn finish_in_a_new_pipeline(s: &Scratch, backend: &str) -> Vec<Handle> {
+    let second = s.spawn(backend, &waiting_script(s), &[], &[]);
+    std::fs::write(s.path("release"), "").expect("the release file");
+    let (status, out, err) = second.finish();
+    assert!(status.success(), "{status}\nstdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        out.lines().next(),
+        Some("result: ok done-0"),
+        "stderr:\n{err}"
+    );
+    assert_eq!(runs(s), "run\n", "the job ran once");
+    s.handles()
+}
+
 /// Kill the pipeline with SIGKILL while its job runs; a new one finishes it with the
 /// same job, submitted once. The handle's running parameters, before and after.
 fn re_attach_after_sigkill(s: &Scratch, backend: &str) -> (Handle, Handle) {
@@ -241,17 +257,7 @@ fn re_attach_after_sigkill(s: &Scratch, backend: &str) -> (Handle, Handle) {
     assert_eq!(before.len(), 1, "{before:?}");
     assert_eq!(before[0].state, HandleState::Running, "{before:?}");
 
-    let second = s.spawn(backend, &waiting_script(s), &[], &[]);
-    std::fs::write(s.path("release"), "").expect("the release file");
-    let (status, out, err) = second.finish();
-    assert!(status.success(), "{status}\nstdout:\n{out}\nstderr:\n{err}");
-    assert_eq!(
-        out.lines().next(),
-        Some("result: ok done-0"),
-        "stderr:\n{err}"
-    );
-    assert_eq!(runs(s), "run\n", "the job ran once");
-    let after = s.handles();
+    let after = finish_in_a_new_pipeline(s, backend);
     assert_eq!(after.len(), 1, "{after:?}");
     assert_eq!(after[0].state, HandleState::Succeeded);
     assert_eq!(after[0].name, before[0].name);
@@ -282,17 +288,7 @@ fn crash_after_submit(s: &Scratch, backend: &str) -> Handle {
         || format!("runs: {:?}", runs(s)),
     );
 
-    let second = s.spawn(backend, &waiting_script(s), &[], &[]);
-    std::fs::write(s.path("release"), "").expect("the release file");
-    let (status, out, err) = second.finish();
-    assert!(status.success(), "{status}\nstdout:\n{out}\nstderr:\n{err}");
-    assert_eq!(
-        out.lines().next(),
-        Some("result: ok done-0"),
-        "stderr:\n{err}"
-    );
-    assert_eq!(runs(s), "run\n", "the job ran once");
-    let after = s.handles();
+    let after = finish_in_a_new_pipeline(s, backend);
     assert_eq!(after[0].state, HandleState::Succeeded);
     after.into_iter().next().unwrap()
 }

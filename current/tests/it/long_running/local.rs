@@ -12,7 +12,7 @@ use current::primitive;
 use current::store::Store;
 use current::term::{ErrorKind, Term};
 
-use super::{log_of, wait_for, Scratch};
+use super::{cancel, log_of, wait_for, wait_for_the_end, Scratch};
 use crate::support::runtime;
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -135,12 +135,7 @@ fn cancelling_a_local_job_kills_its_whole_process_group() {
         .unwrap();
     assert!(alive(pid));
     let job = engine.snapshot().jobs[0].clone();
-    let open = engine.context().jobs();
-    let open = open
-        .iter()
-        .find(|j| j.id().as_str() == job)
-        .expect("the job is open");
-    open.cancel("Cancelled by test");
+    cancel(&engine, &job, "Cancelled by test");
     let snap = engine
         .wait_until(|s| s.stats.failed == 1, DEADLINE)
         .expect("the job ends cancelled");
@@ -151,15 +146,7 @@ fn cancelling_a_local_job_kills_its_whole_process_group() {
         || !alive(pid),
         || log_of(&engine),
     );
-    wait_for(
-        "the handle to record the kill",
-        DEADLINE,
-        || {
-            long_running::status(engine.context(), &job)
-                .is_some_and(|s| s.handle.state.is_finished())
-        },
-        || format!("{:?}", long_running::status(engine.context(), &job)),
-    );
+    wait_for_the_end(&engine, &job, DEADLINE);
     engine.shutdown("test over").expect("a clean shutdown");
     let stored = handles(&scratch.state());
     assert_eq!(stored.len(), 1);

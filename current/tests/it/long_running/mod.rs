@@ -80,6 +80,33 @@ where
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
+/// Cancel the open job `job` of `engine`, for `reason`.
+pub(super) fn cancel<T>(engine: &Engine<T>, job: &str, reason: &str)
+where
+    T: Clone + std::fmt::Debug + Send + Sync + 'static,
+{
+    let open = engine.context().jobs();
+    let open = open
+        .iter()
+        .find(|j| j.id().as_str() == job)
+        .expect("the job is open");
+    open.cancel(reason);
+}
+
+/// Wait until the handle of the long-running part of `job` has recorded its end.
+pub(super) fn wait_for_the_end<T>(engine: &Engine<T>, job: &str, deadline: Duration)
+where
+    T: Clone + std::fmt::Debug + Send + Sync + 'static,
+{
+    let status = || current::long_running::status(engine.context(), job);
+    wait_for(
+        "the handle to record the end",
+        deadline,
+        || status().is_some_and(|s| s.handle.state.is_finished()),
+        || format!("{:?}", status()),
+    );
+}
+
 /// Whether Slurm's commands are here; outside CI the test says so and skips.
 pub(super) fn slurm_available(test: &str) -> bool {
     let found = Command::new("sbatch")

@@ -14,7 +14,7 @@ use current::long_running::{self, Script, Settings};
 use current::primitive;
 use current::term::{ErrorKind, Term};
 
-use super::{log_of, slurm_available, wait_for, Scratch};
+use super::{cancel, log_of, slurm_available, wait_for, wait_for_the_end, Scratch};
 use crate::support::runtime;
 
 /// The time-limit test waits for Slurm to enforce a one-minute limit.
@@ -143,12 +143,7 @@ fn a_slurm_job_cancelled_from_the_engine_leaves_the_queue_and_its_processes_die(
     let id = slurm_id(&engine);
     assert_eq!(squeue_state(&id), "RUNNING");
     let job = engine.snapshot().jobs[0].clone();
-    let open = engine.context().jobs();
-    let open = open
-        .iter()
-        .find(|j| j.id().as_str() == job)
-        .expect("the job is open");
-    open.cancel("Cancelled by test");
+    cancel(&engine, &job, "Cancelled by test");
     wait_for(
         "the job to leave squeue",
         DEADLINE,
@@ -164,15 +159,7 @@ fn a_slurm_job_cancelled_from_the_engine_leaves_the_queue_and_its_processes_die(
         || !std::path::Path::new(&format!("/proc/{child}")).exists(),
         || log_of(&engine),
     );
-    wait_for(
-        "the handle to record the kill",
-        DEADLINE,
-        || {
-            long_running::status(engine.context(), &job)
-                .is_some_and(|st| st.handle.state.is_finished())
-        },
-        || format!("{:?}", long_running::status(engine.context(), &job)),
-    );
+    wait_for_the_end(&engine, &job, DEADLINE);
     let status = long_running::status(engine.context(), &job).expect("a status");
     assert_eq!(status.handle.kill.as_deref(), Some("Cancelled by test"));
     assert_eq!(
